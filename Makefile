@@ -1,0 +1,40 @@
+# Loop Lab: `make lab` to learn, `make test` to check. Both work from a fresh clone with only Python installed.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.loop-lab-installed
+LAB_PORT ?= 8888
+
+.PHONY: setup install lab test stop clean
+
+# The set-up shared by `make lab` and `make test`: a virtual environment, the kit installed, its server up.
+setup: install
+	$(PY) -m kit db start
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+# JupyterLab on notebooks/; kernels inherit the kit's settings (they also find its server on their own).
+lab: setup
+	DATABASE_URL="$$($(PY) -m kit db url)" $(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(LAB_PORT) $(LAB_ARGS)
+
+# The whole suite against a real server; stops the server afterwards if this target started it.
+test: install
+	@if $(PY) -m kit db status --quiet; then started=0; else started=1; fi; \
+	$(PY) -m kit db start || exit 1; \
+	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$started = 1 ]; then $(PY) -m kit db stop; fi; \
+	exit $$rc
+
+stop:
+	@if [ -x $(PY) ]; then $(PY) -m kit db stop; else echo "nothing to stop: $(VENV) does not exist"; fi
+
+# Stop the server, delete its data and the virtual environment.
+clean:
+	@if [ -x $(PY) ]; then $(PY) -m kit db stop --remove; fi
+	rm -rf $(VENV) .pytest_cache build *.egg-info
