@@ -4,6 +4,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.loop-lab-installed
 LAB_PORT ?= 8888
+# Jupyter refuses to run as root unless told to (CI and containers run as root).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: setup install lab test stop clean
 
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml
 
 # JupyterLab on notebooks/; kernels inherit the kit's settings (they also find its server on their own).
 lab: setup
-	DATABASE_URL="$$($(PY) -m kit db url)" $(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(LAB_PORT) $(LAB_ARGS)
+	DATABASE_URL="$$($(PY) -m kit db url)" $(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(LAB_PORT) $(ROOT_FLAG) $(LAB_ARGS)
 
 # The whole suite against a real server; stops the server afterwards if this target started it.
 test: install

@@ -48,6 +48,12 @@ def _audit(args: argparse.Namespace) -> int:
     return audit.main(args.paths)
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from kit import bench
+
+    return bench.main(args.options)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run one command; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m kit", description="Loop Lab: event loops, async fixtures and asyncpg.")
@@ -66,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     audit = commands.add_parser("audit", help="list async fixtures whose scope is wider than their loop scope")
     audit.add_argument("paths", nargs="+", help="test files or directories to collect (nothing is run)")
     audit.set_defaults(func=_audit)
+
+    bench = commands.add_parser("bench", help="measure fixture strategies, the analyzer and start-up (--quick, --json PATH, --png PATH)",
+                                add_help=False)
+    bench.add_argument("options", nargs=argparse.REMAINDER, help="options for the benchmark; `python -m kit bench --help` lists them")
+    bench.set_defaults(func=_bench)
 
     args = parser.parse_args(argv)
     from kit.config import ConfigError

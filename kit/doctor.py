@@ -125,6 +125,9 @@ def run_checks() -> "pd.DataFrame":
 def format_table(frame: "pd.DataFrame") -> str:
     """Render the doctor's table as plain text for a terminal, failures marked FAIL."""
     shown = frame.assign(status=frame["ok"].map({True: "ok", False: "FAIL"}))[["status", "check", "found", "expected", "fix"]]
+    rows = [list(shown.columns)] + shown.astype(str).values.tolist()
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows]
     failed = int((~frame["ok"]).sum())
     verdict = "all checks passed" if failed == 0 else f"{failed} check(s) failed: see the fix column"
-    return shown.to_string(index=False) + "\n\n" + verdict
+    return "\n".join(line.rstrip() for line in lines) + "\n\n" + verdict

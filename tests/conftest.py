@@ -5,9 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import os
+
 import pytest
 
+from kit.server import ensure_server
 from tests.kit_cli import kit, kit_env
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Start (or find) the database once, and hand its URL to every subprocess and kernel the tests start."""
+    os.environ["DATABASE_URL"] = ensure_server()
 
 
 @pytest.fixture

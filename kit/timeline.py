@@ -1,0 +1,461 @@
+"""Record what a pytest run did and on which event loop, and draw it.
+
+:class:`Recorder` is a pytest plugin object. For every test it keeps the outcome and the *root cause* of a
+failure (the "attached to a different loop" error hidden behind the InterfaceError that pytest's summary
+shows); for every fixture set-up and every test it notes the event loop the code actually ran on.
+
+An async fixture's loop is observed: the recorder wraps the fixture function in a function of the same
+kind that notes ``asyncio.get_running_loop()`` and delegates; pytest-asyncio 1.x wraps that again and
+runs it on the runner of the fixture's loop scope, so the noted loop is the one the fixture really used.
+An async test's loop is that of the pytest-asyncio runner that runs its body (the runner is one of the
+test's fixture values); async tests run by another plugin are wrapped like fixtures. What cannot be
+observed is reported as ``"unknown"``; recording never breaks a run.
+
+Use it in-process (``pytest.main(plugins=[Recorder()])``, as :mod:`kit.notebook` does through ipytest) or
+from the command line: ``pytest -p kit.timeline --kit-record=results.json`` writes the same rows as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import functools
+import inspect
+import itertools
+import json
+import types
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import pytest
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+# Messages that name the real cause when they appear anywhere in an exception chain.
+KNOWN_CAUSES = (
+    "attached to a different loop",
+    "cannot be called from a running event loop",
+    "This event loop is already running",
+    "Cannot run the event loop while another loop is running",
+    "is bound to a different event loop",
+    "Event loop is closed",
+    "got result for unknown protocol state",
+)
+NO_LOOP = "no loop"  # synchronous code
+UNKNOWN = "unknown"  # async, but the loop could not be observed
+NOT_RUN = "not run"  # the test body never ran (set-up failed or was skipped)
+RESULT_COLUMNS = ["test", "outcome", "duration", "error_type", "message"]
+TIMELINE_COLUMNS = ["item", "kind", "scope", "loop_scope", "loop", "test", "start", "end"]
+_INTERNAL_MODULES = ("_pytest.", "pytest_asyncio.")
+_MAX_MESSAGE = 200
+_EXCEPTION_GROUP = getattr(builtins, "BaseExceptionGroup", ())  # Python 3.11+
+
+
+# --- root cause --------------------------------------------------------------------------------------------
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and every exception it was raised from or while handling, outermost first.
+
+    Exception groups contribute their members; cycles are cut.
+    """
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    pending = [exc]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        chain.append(current)
+        if isinstance(current, _EXCEPTION_GROUP):
+            pending.extend(current.exceptions)
+        if current.__cause__ is not None:
+            pending.append(current.__cause__)
+        elif current.__context__ is not None and not current.__suppress_context__:
+            pending.append(current.__context__)
+    return chain
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The exception a learner should read: the deepest one with a known event-loop message, else ``exc``."""
+    for candidate in reversed(exception_chain(exc)):
+        if any(pattern in _text(candidate) for pattern in KNOWN_CAUSES):
+            return candidate
+    return exc
+
+
+def short_message(exc: BaseException | str) -> str:
+    """The first line of an exception's message, with Task/Future reprs trimmed, at most 200 characters."""
+    text = _text(exc).strip()
+    line = text.splitlines()[0] if text else ""
+    line = _trim_reprs(line)
+    return line if len(line) <= _MAX_MESSAGE else line[: _MAX_MESSAGE - 3] + "..."
+
+
+def _text(exc: BaseException | str) -> str:
+    """``str(exc)``, even for exceptions whose ``__str__`` fails."""
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__name__} whose message cannot be shown>"
+
+
+def _trim_reprs(text: str) -> str:
+    """Shorten ``<Task pending name=... coro=<...>>`` to ``<Task pending ...>`` (likewise Future)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith(("<Task ", "<Future "), i):
+            depth, j = 0, i
+            while j < len(text):
+                depth += {"<": 1, ">": -1}.get(text[j], 0)
+                if depth == 0:
+                    break
+                j += 1
+            words = text[i + 1 : j].split()
+            out.append(f"<{' '.join(words[:2])} ...>" if len(words) > 2 else text[i : j + 1])
+            i = j + 1
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {short_message(exc)}"
+
+
+# --- what is recorded --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Span:
+    item: str
+    kind: str
+    scope: str
+    loop_scope: str | None
+    loop: str
+    test: str
+    start: int
+    end: int | None = None
+
+
+@dataclass
+class _Result:
+    nodeid: str
+    outcome: str | None = None
+    duration: float = 0.0
+    error_type: str | None = None
+    message: str | None = None
+    phase: str | None = None
+    summary: str | None = None
+    chain: list[str] = field(default_factory=list)
+    longrepr: str | None = None
+
+    def add(self, report: pytest.TestReport | pytest.CollectReport, excinfo: pytest.ExceptionInfo | None) -> None:
+        """Fold one phase's report in: the first phase that did not pass decides outcome and message."""
+        self.duration += getattr(report, "duration", 0.0)
+        when = getattr(report, "when", "collect")
+        if report.failed and self.outcome in (None, "passed"):
+            self.outcome = "failed" if when == "call" else "error"
+            self.phase = when
+            self.longrepr = str(report.longrepr)
+            if excinfo is not None:
+                cause = root_cause(excinfo.value)
+                self.error_type, self.message = type(cause).__name__, short_message(cause)
+                self.summary = _describe(excinfo.value)
+                self.chain = [_describe(exc) for exc in exception_chain(excinfo.value)]
+            else:
+                self.summary = _crash_line(report)
+                error_type, _, message = self.summary.partition(": ")
+                self.error_type = error_type if message else None
+                self.message = short_message(message or self.summary)
+        elif report.skipped and self.outcome is None:
+            self.outcome, self.phase = "skipped", when
+            self.message = short_message(_skip_reason(report))
+        elif report.passed and when == "call" and self.outcome is None:
+            self.outcome = "passed"
+
+
+def _crash_line(report: pytest.TestReport | pytest.CollectReport) -> str:
+    """The error line of a report without an exception object (collection errors): ``Type: message``."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        return crash.message.strip().splitlines()[0] if crash.message.strip() else "error"
+    lines = str(report.longrepr).strip().splitlines()
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return errors[-1] if errors else (lines[0] if lines else "error")
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    if hasattr(report, "wasxfail"):
+        return f"xfail: {report.wasxfail}".rstrip(": ")
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        return report.longrepr[2].removeprefix("Skipped: ")
+    return str(report.longrepr)
+
+
+def _short_names(nodeids: list[str]) -> Callable[[str], str]:
+    """Drop the file part of node ids when every one comes from the same file."""
+    files = {nodeid.split("::", 1)[0] for nodeid in nodeids if "::" in nodeid}
+    if len(files) == 1 and all("::" in nodeid for nodeid in nodeids):
+        return lambda nodeid: nodeid.split("::", 1)[1] if "::" in nodeid else nodeid
+    return lambda nodeid: nodeid
+
+
+# --- the plugin --------------------------------------------------------------------------------------------
+
+
+class Recorder:
+    """pytest plugin: test outcomes with their root cause, and the event loop of every fixture and test.
+
+    Pass an instance to ``pytest.main(plugins=[...])`` or ``ipytest.run(plugins=[...])`` and read
+    :meth:`results` and :meth:`timeline` afterwards; with ``output`` set, both are also written there as
+    JSON when the session finishes.
+    """
+
+    def __init__(self, output: str | Path | None = None) -> None:
+        self.output = Path(output) if output is not None else None
+        self.exit_code: int | None = None
+        self._order = itertools.count()
+        self._results: dict[str, _Result] = {}
+        self._spans: list[_Span] = []
+        self._open_fixtures: dict[int, _Span] = {}
+        self._tests: dict[str, _Span] = {}
+        self._loops: dict[int, tuple[asyncio.AbstractEventLoop, str]] = {}  # holds loops so ids stay unique
+        self._current: str = ""
+
+    # results
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+        report = yield
+        self._results.setdefault(item.nodeid, _Result(item.nodeid)).add(report, call.excinfo)
+        return report
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self._results.setdefault(report.nodeid or "<collection>", _Result(report.nodeid or "<collection>")).add(report, None)
+
+    # loops
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> object:
+        self._current = item.nodeid
+        span = _Span(item.nodeid, "test", "function", _test_loop_scope(item), NOT_RUN, item.nodeid, next(self._order))
+        self._spans.append(span)
+        self._tests[item.nodeid] = span
+        try:
+            return (yield)
+        finally:
+            span.end = next(self._order)
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        span = self._tests.get(item.nodeid)
+        original = getattr(item, "obj", None)
+        if span is None or original is None:
+            return (yield)
+        if span.loop_scope:  # pytest-asyncio runs the body on its runner for that loop scope
+            span.loop = self._runner_loop(item, span.loop_scope)
+            return (yield)
+        if not inspect.iscoroutinefunction(original):
+            span.loop = NO_LOOP
+            return (yield)
+        item.obj = self._observing(original, span)  # another plugin (anyio, say) runs it
+        try:
+            return (yield)
+        finally:
+            item.obj = original
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> object:
+        original = fixturedef.func
+        if getattr(original, "__module__", "").startswith(_INTERNAL_MODULES):
+            return (yield)
+        is_async = inspect.iscoroutinefunction(original) or inspect.isasyncgenfunction(original)
+        span = _Span(
+            fixturedef.argname,
+            "fixture",
+            fixturedef.scope,
+            _fixture_loop_scope(fixturedef, request.config) if is_async else None,
+            UNKNOWN if is_async else NO_LOOP,
+            self._current,
+            next(self._order),
+        )
+        self._spans.append(span)
+        self._open_fixtures[id(fixturedef)] = span
+        if is_async:
+            fixturedef.func = self._observing(original, span)
+        try:
+            return (yield)
+        finally:
+            fixturedef.func = original
+
+    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+        span = self._open_fixtures.pop(id(fixturedef), None)
+        if span is not None:
+            span.end = next(self._order)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> object:
+        result = yield  # session-scoped fixtures left over (for example after -x) are torn down inside
+        self.exit_code = int(exitstatus)
+        if self.output is not None:
+            self.output.write_text(json.dumps(self.to_json(), indent=1))
+        return result
+
+    # reading
+
+    def results(self) -> list[dict[str, Any]]:
+        """One dict per test: ``test, outcome, duration, error_type, message`` plus the details."""
+        name = _short_names(list(self._results))
+        return [{"test": name(r.nodeid), **asdict(r)} for r in self._results.values()]
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """One dict per fixture set-up and per test, in start order, with the loop's label."""
+        name = _short_names([s.test for s in self._spans if s.kind == "test"])
+        rows = []
+        for span in self._spans:
+            row = asdict(span)
+            row["test"] = name(span.test) if span.test else ""
+            row["item"] = name(span.item) if span.kind == "test" else span.item
+            rows.append({column: row[column] for column in TIMELINE_COLUMNS})
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything recorded, as JSON-ready data."""
+        return {"exit_code": self.exit_code, "results": self.results(), "timeline": self.timeline()}
+
+    # helpers
+
+    def _label(self, loop: asyncio.AbstractEventLoop) -> str:
+        """A stable label per distinct loop, numbered in the order loops are first seen."""
+        known = self._loops.get(id(loop))
+        if known is None:
+            known = self._loops[id(loop)] = (loop, f"loop {len(self._loops) + 1}")
+        return known[1]
+
+    def _note_running_loop(self, span: _Span) -> None:
+        try:
+            span.loop = self._label(asyncio.get_running_loop())
+        except RuntimeError:
+            span.loop = UNKNOWN
+
+    def _observing(self, func: Callable[..., Any], span: _Span) -> Callable[..., Any]:
+        """A function of the same kind as ``func`` that notes the running loop, then runs ``func``."""
+        if isinstance(func, types.MethodType):
+            return types.MethodType(self._observing(func.__func__, span), func.__self__)
+        note = functools.partial(self._note_running_loop, span)
+        if inspect.isasyncgenfunction(func):
+
+            @functools.wraps(func)
+            async def observed_gen(*args: Any, **kwargs: Any) -> Any:
+                note()
+                async for value in func(*args, **kwargs):
+                    yield value
+
+            return observed_gen
+
+        @functools.wraps(func)
+        async def observed(*args: Any, **kwargs: Any) -> Any:
+            note()
+            return await func(*args, **kwargs)
+
+        return observed
+
+    def _runner_loop(self, item: pytest.Item, loop_scope: str) -> str:
+        """The loop of the pytest-asyncio runner that runs ``item``'s body, or ``"unknown"``."""
+        try:
+            runner = item.funcargs[f"_{loop_scope}_scoped_runner"]  # type: ignore[attr-defined]
+            return self._label(runner.get_loop())
+        except Exception:
+            return UNKNOWN
+
+
+def _test_loop_scope(item: pytest.Item) -> str | None:
+    """The loop scope pytest-asyncio runs ``item`` in, or ``None`` for tests it does not run."""
+    try:
+        return getattr(item, "_loop_scope", None)
+    except Exception:  # a malformed asyncio marker: pytest-asyncio reports it itself
+        return None
+
+
+def _fixture_loop_scope(fixturedef: pytest.FixtureDef[Any], config: pytest.Config) -> str | None:
+    """The loop scope pytest-asyncio 1.x runs an async fixture on, or ``None`` if it does not run it.
+
+    Its rule: the fixture's ``loop_scope``, else ``asyncio_default_fixture_loop_scope``, else (unset or
+    ``fixture-scope``) the fixture's own scope; in strict mode only ``@pytest_asyncio.fixture`` counts.
+    """
+    func = fixturedef.func
+    try:
+        mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
+        if not getattr(func, "_force_asyncio_fixture", False) and mode != "auto":
+            return None
+        default = config.getini("asyncio_default_fixture_loop_scope")
+    except ValueError:  # pytest-asyncio is not installed
+        return None
+    return getattr(func, "_loop_scope", None) or (None if default == "fixture-scope" else default) or fixturedef.scope
+
+
+# --- command-line plugin: pytest -p kit.timeline --kit-record=PATH ------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("loop-lab").addoption(
+        "--kit-record",
+        metavar="PATH",
+        help="write each test's outcome and root cause, and the event loop of every fixture and test, to PATH as JSON",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    output = config.getoption("kit_record")
+    if output:
+        config.pluginmanager.register(Recorder(output), "kit-timeline-recorder")
+
+
+# --- the picture -------------------------------------------------------------------------------------------
+
+
+def plot(df: pd.DataFrame) -> Figure:
+    """Draw a timeline: one row per fixture set-up and test, a bar from start to end, coloured by loop.
+
+    A session fixture on ``loop 1`` used by tests on ``loop 2``, ``loop 3``... shows as bars of
+    different colours; when fixture and tests share a loop the bars share a colour.
+    """
+    import pandas as pd
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    missing = set(TIMELINE_COLUMNS) - set(df.columns)
+    if missing:
+        raise ValueError(f"plot() needs a timeline DataFrame with columns {TIMELINE_COLUMNS}; missing {sorted(missing)}.")
+    rows = df.sort_values("start").reset_index(drop=True)
+    loops = sorted({label for label in rows["loop"] if label.startswith("loop ")}, key=lambda label: int(label.split()[1]))
+    palette = {label: f"C{(int(label.split()[1]) - 1) % 10}" for label in loops}
+    figure = Figure(figsize=(9, 0.45 * len(rows) + 1.4), layout="constrained")
+    axes = figure.add_subplot()
+    for y, row in rows.iterrows():
+        end = rows["start"].max() + 1 if pd.isna(row["end"]) else row["end"]
+        colour = palette.get(row["loop"], "lightgrey")
+        axes.barh(y, end - row["start"], left=row["start"], color=colour, edgecolor="black", height=0.6)
+        axes.text(row["start"] + 0.1, y, row["loop"], va="center", fontsize=8)
+    axes.set_yticks(range(len(rows)), [_row_label(row) for _, row in rows.iterrows()])
+    axes.invert_yaxis()
+    axes.set_xlabel("order of events (set-up ... teardown)")
+    axes.set_title("Which event loop ran each fixture and test")
+    handles = [Patch(color=colour, label=label) for label, colour in palette.items()]
+    if handles:
+        axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, title="event loop")
+    return figure
+
+
+def _row_label(row: Any) -> str:
+    if row["kind"] == "test":
+        return f"test {row['item']}"
+    return f"fixture {row['item']} ({row['scope']})"

@@ -1,0 +1,242 @@
+"""kit.audit: collect a suite without running it and flag async fixtures whose users run on a narrower loop."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from kit.audit import AuditError, audit, main
+
+pytest_plugins = ["pytester"]
+
+HEADER = """
+import asyncio
+
+import pytest
+import pytest_asyncio
+"""
+
+# Scenario A: session fixture without loop scope (loop scope follows the fixture's scope), bare markers.
+SESSION_WITHOUT_LOOP_SCOPE = """
+@pytest_asyncio.fixture(scope="session")
+async def session_pool():
+    yield object()
+
+@pytest.mark.asyncio
+async def test_one(session_pool):
+    pass
+
+@pytest.mark.asyncio
+async def test_two(session_pool):
+    pass
+"""
+
+# Scenario D: the half fix, loop_scope="session" on the fixture only.
+HALF_FIX = """
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def session_pool():
+    yield object()
+
+@pytest.mark.asyncio
+async def test_one(session_pool):
+    pass
+"""
+
+# Scenario E: fixture and tests both on the session loop.
+FULL_FIX = """
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def session_pool():
+    yield object()
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_one(session_pool):
+    pass
+"""
+
+# Scenario I: pytestmark decides, tests unmarked.
+PYTESTMARK = """
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def session_pool():
+    yield object()
+
+async def test_one(session_pool):
+    pass
+"""
+
+# Scenario I': as I, but one test carries a bare marker, which wins.
+BARE_MARKER_BEATS_PYTESTMARK = PYTESTMARK + """
+@pytest.mark.asyncio
+async def test_bare(session_pool):
+    pass
+"""
+
+FUNCTION_SCOPED = """
+@pytest_asyncio.fixture
+async def pool():
+    yield object()
+
+@pytest.fixture(scope="session")
+def database_config():
+    return "postgresql://example/db"
+
+@pytest.mark.asyncio
+async def test_one(pool, database_config):
+    pass
+"""
+
+# The seed's "before": a function-loop fixture uses a session-loop fixture, through a sync fixture too.
+FIXTURE_ON_NARROWER_LOOP = """
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def test_database():
+    yield object()
+
+@pytest.fixture
+def infrastructure(test_database):
+    return test_database
+
+@pytest_asyncio.fixture
+async def connection_manager(infrastructure):
+    yield infrastructure
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_one(connection_manager):
+    pass
+"""
+
+EVENT_LOOP_OVERRIDE = """
+@pytest.fixture(scope="session")
+def event_loop():
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+""" + FULL_FIX
+
+# Scenario C: the ini default puts a session fixture on function loops.
+SCOPE_MISMATCH = """
+@pytest_asyncio.fixture(scope="session")
+async def session_pool():
+    yield object()
+
+def test_sync(session_pool):
+    pass
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester):
+    """Write a test module (HEADER + body) and an ini file; return the directory."""
+
+    def _suite(body: str, ini: str = "asyncio_default_fixture_loop_scope = fixture-scope") -> str:
+        pytester.makeini(f"[pytest]\nasyncio_mode = strict\nasyncio_default_test_loop_scope = function\n{ini}\n")
+        pytester.makepyfile(test_suite=HEADER + textwrap.dedent(body))
+        return str(pytester.path)
+
+    return _suite
+
+
+def _rows(result, test: str) -> list:
+    return [f for f in result.findings if f.test.endswith(test)]
+
+
+def test_session_fixture_without_loop_scope_is_flagged(suite):
+    result = audit([suite(SESSION_WITHOUT_LOOP_SCOPE)])
+    assert result.tests_collected == 2
+    assert [f.test for f in result.risky] == ["test_suite.py::test_one", "test_suite.py::test_two"]
+    row = result.risky[0]
+    assert (row.fixture, row.scope, row.loop_scope, row.test_loop_scope) == ("session_pool", "session", "session", "function")
+    assert row.marker.startswith("bare @pytest.mark.asyncio on the test")
+    assert "DIFF-LOOP: the test runs on the function loop, the fixture on the session loop" in row.risk
+    assert '@pytest.mark.asyncio(loop_scope="session")' in row.fix
+
+
+def test_half_fix_is_flagged(suite):
+    result = audit([suite(HALF_FIX, ini="asyncio_default_fixture_loop_scope = function")])
+    assert len(result.risky) == 1
+    assert result.risky[0].loop_scope == "session" and result.risky[0].test_loop_scope == "function"
+
+
+def test_bare_marker_beats_pytestmark(suite):
+    result = audit([suite(BARE_MARKER_BEATS_PYTESTMARK)])
+    [bare] = _rows(result, "::test_bare")
+    [marked] = _rows(result, "::test_one")
+    assert bare.test_loop_scope == "function" and bare.risk
+    assert "overriding pytestmark = pytest.mark.asyncio(loop_scope='session') in test_suite.py" in bare.marker
+    assert "Remove the bare @pytest.mark.asyncio from the test" in bare.fix
+    assert marked.test_loop_scope == "session" and not marked.risk
+    assert marked.marker == "pytestmark = pytest.mark.asyncio(loop_scope='session') in test_suite.py"
+
+
+@pytest.mark.parametrize("body", [FULL_FIX, PYTESTMARK], ids=["E-markers", "I-pytestmark"])
+def test_correct_session_patterns_are_listed_but_not_risky(suite, body):
+    result = audit([suite(body)])
+    assert [(f.fixture, f.test_loop_scope, f.risk) for f in result.findings] == [("session_pool", "session", "")]
+    assert result.risky == []
+
+
+def test_function_scoped_suite_has_nothing_to_list(suite):
+    result = audit([suite(FUNCTION_SCOPED)])
+    assert result.tests_collected == 1
+    assert result.findings == []
+
+
+def test_fixture_on_a_narrower_loop_than_its_dependency(suite):
+    result = audit([suite(FIXTURE_ON_NARROWER_LOOP, ini="asyncio_default_fixture_loop_scope = function")])
+    [row] = result.risky
+    assert row.fixture == "test_database" and row.test_loop_scope == "session"
+    assert "fixture 'connection_manager' runs on the function loop, the fixture on the session loop" in row.risk
+    assert "give fixture 'connection_manager' the same loop" in row.fix
+
+
+def test_event_loop_override_is_flagged(suite):
+    result = audit([suite(EVENT_LOOP_OVERRIDE)])
+    [row] = result.risky
+    assert row.fixture == "event_loop" and row.location == "test_suite.py:6"
+    assert "ignored by pytest-asyncio >= 1.0" in row.risk
+
+
+def test_loop_scope_narrower_than_fixture_scope_is_flagged(suite):
+    result = audit([suite(SCOPE_MISMATCH, ini="asyncio_default_fixture_loop_scope = function")])
+    [row] = result.risky
+    assert row.test_loop_scope == "" and row.marker == "sync test"
+    assert row.risk == "ScopeMismatch at setup: a session-scoped fixture on the function loop"
+
+
+def test_to_frame_has_the_documented_columns(suite):
+    frame = audit([suite(SESSION_WITHOUT_LOOP_SCOPE)]).to_frame()
+    for column in ("fixture", "scope", "loop_scope", "test", "test_loop_scope", "marker", "risk", "fix"):
+        assert column in frame.columns
+    assert len(frame) == 2
+
+
+def test_main_exits_1_and_prints_the_table_when_at_risk(suite, capsys):
+    assert main([suite(SESSION_WITHOUT_LOOP_SCOPE)]) == 1
+    out = capsys.readouterr().out
+    assert "fixture       scope    loop_scope  test" in out
+    assert "2 of 2 rows at risk." in out
+    assert '@pytest_asyncio.fixture(scope="session", loop_scope="session")' in out
+
+
+def test_main_exits_0_when_clean(suite, capsys):
+    assert main([suite(FULL_FIX)]) == 0
+    assert "0 of 1 rows at risk." in capsys.readouterr().out
+
+
+def test_main_exits_2_for_a_missing_path(tmp_path, capsys):
+    missing = tmp_path / "no_such_tests"
+    assert main([str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert f"path '{missing}' does not exist" in err
+    assert "python -m kit audit tests/" in err
+
+
+def test_main_exits_2_without_paths(capsys):
+    assert main([]) == 2
+    assert "PATH" in capsys.readouterr().err
+
+
+def test_collection_error_is_bad_input(suite):
+    with pytest.raises(AuditError, match=r"pytest could not collect .*exit code 2(.|\n)*SyntaxError"):
+        audit([suite("def broken(:\n    pass\n")])

@@ -1,0 +1,47 @@
+"""`python -m kit doctor`: a table of checks, exit 0 when all pass, a fix on every failed row."""
+
+from __future__ import annotations
+
+import pytest
+
+from kit import doctor
+from tests.kit_cli import kit, kit_env
+
+
+def test_all_green_on_a_set_up_machine() -> None:
+    result = kit("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all checks passed" in result.stdout
+    for row in ("Python", "package pytest-asyncio", "package asyncpg", "database", "asyncio_default_fixture_loop_scope", "ipytest"):
+        assert row in result.stdout
+
+
+def test_the_table_is_a_dataframe_with_the_pins() -> None:
+    frame = doctor.run_checks()
+    assert list(frame.columns) == ["check", "ok", "found", "expected", "fix"]
+    assert frame["ok"].all(), frame[~frame["ok"]].to_string()
+    pinned = frame[frame["check"] == "package pytest-asyncio"].iloc[0]
+    assert pinned["expected"] == "==1.5.0" and pinned["found"] == "1.5.0"
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://someone:pw@127.0.0.1:1/nowhere", "python -m kit db start"),
+        ("not a url", "must start with postgresql://"),
+    ],
+)
+def test_a_bad_database_fails_with_its_fix(url: str, says: str) -> None:
+    result = kit("doctor", env=kit_env(DATABASE_URL=url))
+    assert result.returncode == 1
+    database_line = next(line for line in result.stdout.splitlines() if " database " in f" {line} ")
+    assert database_line.lstrip().startswith("FAIL") and says in result.stdout
+    assert ":pw@" not in result.stdout, "the password must never be printed"
+    assert "1 check(s) failed" in result.stdout
+
+
+def test_a_package_off_its_pin_fails_with_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_version = doctor.metadata.version
+    monkeypatch.setattr(doctor.metadata, "version", lambda name: "0.21.2" if name == "pytest-asyncio" else real_version(name))
+    row = doctor._package("pytest-asyncio", doctor.pins()["pytest-asyncio"])
+    assert not row.ok and "pip install 'pytest-asyncio==1.5.0'" in row.fix
