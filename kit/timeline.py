@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 
+from kit.guard import loop_scope_of_fixture
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
@@ -282,7 +284,7 @@ class Recorder:
             fixturedef.argname,
             "fixture",
             fixturedef.scope,
-            _fixture_loop_scope(fixturedef, request.config) if is_async else None,
+            loop_scope_of_fixture(fixturedef, request.config),
             UNKNOWN if is_async else NO_LOOP,
             self._current,
             next(self._order),
@@ -383,23 +385,6 @@ def _test_loop_scope(item: pytest.Item) -> str | None:
         return getattr(item, "_loop_scope", None)
     except Exception:  # a malformed asyncio marker: pytest-asyncio reports it itself
         return None
-
-
-def _fixture_loop_scope(fixturedef: pytest.FixtureDef[Any], config: pytest.Config) -> str | None:
-    """The loop scope pytest-asyncio 1.x runs an async fixture on, or ``None`` if it does not run it.
-
-    Its rule: the fixture's ``loop_scope``, else ``asyncio_default_fixture_loop_scope``, else (unset or
-    ``fixture-scope``) the fixture's own scope; in strict mode only ``@pytest_asyncio.fixture`` counts.
-    """
-    func = fixturedef.func
-    try:
-        mode = config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
-        if not getattr(func, "_force_asyncio_fixture", False) and mode != "auto":
-            return None
-        default = config.getini("asyncio_default_fixture_loop_scope")
-    except ValueError:  # pytest-asyncio is not installed
-        return None
-    return getattr(func, "_loop_scope", None) or (None if default == "fixture-scope" else default) or fixturedef.scope
 
 
 # --- command-line plugin: pytest -p kit.timeline --kit-record=PATH ------------------------------------------

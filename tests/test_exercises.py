@@ -1,0 +1,55 @@
+"""Every exercise: the right answers pass, and each wrong answer gets its own specific message."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import pytest
+
+import kit.exercises as exercises
+
+
+def _cases() -> list[tuple[str, dict]]:
+    found = []
+    for module_info in pkgutil.iter_modules(exercises.__path__):
+        module = importlib.import_module(f"kit.exercises.{module_info.name}")
+        found += [(key, cases) for key, cases in getattr(module, "CASES", {}).items()]
+    return found
+
+
+CASES = _cases()
+
+
+def test_every_registered_exercise_has_cases() -> None:
+    exercises._load_all()
+    assert set(exercises._REGISTRY) == {key for key, _ in CASES}
+
+
+@pytest.mark.parametrize(("key", "cases"), CASES, ids=[key for key, _ in CASES])
+def test_right_and_wrong_answers(key: str, cases: dict) -> None:
+    assert cases["right"], f"{key}: give at least one right answer"
+    assert len(cases["wrong"]) >= 2, f"{key}: give at least two wrong answers"
+    for answer in cases["right"]:
+        verdict = exercises.check(key, answer)
+        assert verdict.ok, f"{key}: a right answer was refused: {verdict.message}"
+    messages = []
+    for answer, fragment in cases["wrong"]:
+        verdict = exercises.check(key, answer)
+        assert not verdict.ok, f"{key}: the wrong answer {answer!r} was accepted"
+        assert fragment in verdict.message, f"{key}: expected {fragment!r} in {verdict.message!r}"
+        messages.append(verdict.message)
+    assert len(set(messages)) == len(messages), f"{key}: each wrong answer needs its own message"
+
+
+def test_unknown_exercise_lists_the_known_ones() -> None:
+    with pytest.raises(KeyError, match="Known exercises"):
+        exercises.check("no-such-exercise", 1)
+
+
+def test_hint_and_solution_print(capsys: pytest.CaptureFixture[str]) -> None:
+    key = CASES[0][0]
+    exercises.hint(key)
+    exercises.solution(key)
+    out = capsys.readouterr().out
+    assert out.startswith("Hint: ") and len(out) > 20
