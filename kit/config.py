@@ -4,7 +4,8 @@ Order of precedence:
 
 1. ``DATABASE_URL`` if it is set;
 2. the seed's ``DB_HOST``/``DB_PORT``/``DB_USER``/``DB_PASSWORD``/``DB_NAME`` if ``DB_HOST`` is set;
-3. the kit's own private server, recorded in a state file by :mod:`kit.server`.
+3. with ``LOOP_LAB_ADMIN_URL`` set, this learner's own database on that central server (:mod:`kit.learners`);
+4. the kit's own private server, recorded in a state file by :mod:`kit.server`.
 
 The kit never probes ``localhost:5432`` on its own. Passwords are masked in every ``repr`` and
 message; only :attr:`DatabaseConfig.url` holds the full secret, and asking for it is explicit.
@@ -21,6 +22,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 MASK = "***"
 STATE_FILE = "server.json"
+LEARNER_STATE_FILE = "learner.json"
 
 # The seed document's defaults, kept so test suites written against it mean the same thing.
 SEED_DEFAULTS = {"DB_PORT": "5434", "DB_USER": "test_user", "DB_PASSWORD": "test_password", "DB_NAME": "kailash_test"}
@@ -123,14 +125,14 @@ class DatabaseConfig:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "DatabaseConfig":
-        """Build the configuration of the kit's own server from its state record."""
+        """Build the configuration of the kit's own server (or a learner's database) from its state record."""
         return cls(
             host=state["host"],
             port=int(state["port"]),
             user=state["user"],
             password=state["password"],
             database=state["database"],
-            source="kit",
+            source=state.get("source", "kit"),
             socket_dir=state.get("socket_dir"),
         )
 
@@ -156,7 +158,7 @@ class DatabaseConfig:
                 database=env.get("DB_NAME", SEED_DEFAULTS["DB_NAME"]),
                 source="DB_HOST",
             )
-        state = read_state()
+        state = read_state(LEARNER_STATE_FILE if env.get("LOOP_LAB_ADMIN_URL") else STATE_FILE)
         if state is None:
             raise ServerNotStarted(
                 "No database is configured and the kit's own server is not running. "
@@ -166,9 +168,9 @@ class DatabaseConfig:
         return cls.from_state(state)
 
 
-def read_state() -> dict[str, Any] | None:
-    """The kit server's state record, or ``None`` when none has been written."""
-    path = state_dir() / STATE_FILE
+def read_state(name: str = STATE_FILE) -> dict[str, Any] | None:
+    """The kit server's state record (or another state file of the kit's), ``None`` when none has been written."""
+    path = state_dir() / name
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:

@@ -467,6 +467,11 @@ def ensure_server() -> str:
     external = _external_database()
     if external is not None:
         return external.url
+    if os.environ.get("LOOP_LAB_ADMIN_URL"):
+        from kit.learners import ensure_learner_database
+
+        with _locked():
+            return ensure_learner_database(os.environ["LOOP_LAB_ADMIN_URL"])
     with _locked():
         state = _read_state_or_none()
         if state is not None and _responds(state):
