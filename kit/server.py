@@ -457,7 +457,7 @@ def _external_database() -> DatabaseConfig | None:
     state = read_state()
     if state is not None:
         own = DatabaseConfig.from_state(state)
-        if (config.host, config.port, config.user, config.database) == (own.host, own.port, own.user, own.database):
+        if config.url == own.url:
             return None
     return config
 

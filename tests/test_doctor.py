@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from kit import doctor
+from kit.config import DatabaseConfig
 from tests.kit_cli import kit, kit_env
 
 
@@ -29,15 +32,26 @@ def test_the_table_is_a_dataframe_with_the_pins() -> None:
     [
         ("postgresql://someone:pw@127.0.0.1:1/nowhere", "python -m kit db start"),
         ("not a url", "must start with postgresql://"),
+        ("postgresql://loop_lab:pw@127.0.0.1:{port}/loop_lab", "rejected the password"),
     ],
 )
 def test_a_bad_database_fails_with_its_fix(url: str, says: str) -> None:
+    own = DatabaseConfig.from_url(os.environ["DATABASE_URL"])
+    url = url.format(port=own.port)
     result = kit("doctor", env=kit_env(DATABASE_URL=url))
     assert result.returncode == 1
     database_line = next(line for line in result.stdout.splitlines() if " database " in f" {line} ")
     assert database_line.lstrip().startswith("FAIL") and says in result.stdout
     assert ":pw@" not in result.stdout, "the password must never be printed"
     assert "1 check(s) failed" in result.stdout
+
+
+def test_a_missing_database_is_named() -> None:
+    own = DatabaseConfig.from_url(os.environ["DATABASE_URL"])
+    missing = own.url.rsplit("/", 1)[0] + "/no_such_database"
+    result = kit("doctor", env=kit_env(DATABASE_URL=missing))
+    assert result.returncode == 1 and "does not exist" in result.stdout
+    assert own.password not in result.stdout
 
 
 def test_a_package_off_its_pin_fails_with_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
