@@ -257,7 +257,7 @@ def _detail_of(dep: Any) -> str:
         return f"{dep.timing} {dep.event} EXECUTE FUNCTION {dep.function_name}()"
     if isinstance(dep, IndexDependency):
         return dep.index_definition
-    return f"{dep.constraint_type} {dep.definition}"
+    return dep.definition  # pg_get_constraintdef() already starts with the constraint's kind
 
 
 # --------------------------------------------------------------------------------------------
