@@ -51,7 +51,7 @@ def _audit(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from kit import bench
 
-    return bench.main(args.options)
+    return bench.main(args.options)  # bench parses its own options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,10 +75,13 @@ def main(argv: list[str] | None = None) -> int:
 
     bench = commands.add_parser("bench", help="measure fixture strategies, the analyzer and start-up (--quick, --json PATH, --png PATH)",
                                 add_help=False)
-    bench.add_argument("options", nargs=argparse.REMAINDER, help="options for the benchmark; `python -m kit bench --help` lists them")
     bench.set_defaults(func=_bench)
 
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        args.options = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     from kit.config import ConfigError
     from kit.server import ServerError
 
