@@ -106,7 +106,9 @@ def _pytest_asyncio_settings() -> list[Check]:
 def _ipytest() -> Check:
     from ipytest._config import current_config
 
-    in_kernel = "ipykernel" in sys.modules
+    from IPython import get_ipython
+
+    in_kernel = getattr(get_ipython(), "kernel", None) is not None  # a Jupyter kernel, not just ipykernel imported
     threaded = bool(current_config.get("run_in_thread"))
     if not in_kernel:
         return Check("ipytest runs tests in a thread", True, f"run_in_thread={threaded} (not in a notebook)", "True in notebooks",

@@ -21,8 +21,6 @@ attribute levels deep, e.g. ``analyzer.connection_manager._connection``). Before
 runs, and before an async fixture runs, it compares the loop of every asyncpg object in the
 arguments (``obj._loop``) with the loop of the pytest-asyncio runner that is about to run the
 code. Nothing is sent to the server before that check.
-
-(PYTEST_DONT_REWRITE: notebooks import this module before pytest loads it as a plugin; it has no asserts to rewrite.)
 """
 
 from __future__ import annotations

@@ -32,7 +32,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-_DEFAULT_ADDOPTS = ("-q", "--color=yes")
+# The kernel imports pytest-asyncio and the kit before pytest starts, so pytest cannot rewrite their
+# asserts and says so on every run; that warning is noise for a learner.
+_DEFAULT_ADDOPTS = ("-q", "--color=yes", "-W", "ignore::pytest.PytestAssertRewriteWarning")
 _REFUSED_EXIT_CODES = {3: "an internal error", 4: "a usage error"}  # pytest.ExitCode.INTERNAL_ERROR, USAGE_ERROR
 
 

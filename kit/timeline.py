@@ -30,8 +30,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 
-from kit.guard import loop_scope_of_fixture
-
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
@@ -276,6 +274,9 @@ class Recorder:
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> object:
+        # Imported here: importing kit.guard before pytest loads it as a plugin makes pytest warn.
+        from kit.guard import loop_scope_of_fixture
+
         original = fixturedef.func
         if getattr(original, "__module__", "").startswith(_INTERNAL_MODULES):
             return (yield)

@@ -1,0 +1,217 @@
+"""Exercise of notebook 03: write the function-scoped ``test_connection`` fixture yourself."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from kit._sync import run_sync
+from kit.connections import connect
+from kit.exercises import exercise
+
+KEY = "03-test-connection"
+
+_SOLUTION = '''\
+@pytest_asyncio.fixture
+async def test_connection(database_config):
+    """A new connection for this test, on the test's own event loop; closed, awaited, afterwards."""
+    conn = await connect(database_config)
+    try:
+        await conn.fetchval("SELECT 1")
+        yield conn
+    finally:
+        await conn.close()
+
+
+answer = test_connection
+# No scope: function scope, so the connection lives on the loop of the test that uses it.
+# yield, then await conn.close(): teardown returns only when the connection is really closed.'''
+
+
+def _fixture_parts(answer: Any) -> tuple[Any, str, str | None] | str:
+    """(the wrapped function, its scope, its loop_scope) of a pytest fixture, or what is wrong with ``answer``."""
+    if answer is ...:
+        return "define your fixture in the cell, then set answer = test_connection (the fixture itself, not a call)."
+    marker = getattr(answer, "_fixture_function_marker", None)
+    if marker is None:
+        if inspect.isfunction(answer):
+            return (
+                f"{answer.__name__} is a plain function, not a fixture: decorate it with @pytest_asyncio.fixture "
+                "so pytest can hand its value to tests."
+            )
+        return f"answer should be your fixture function; got a {type(answer).__name__}."
+    func = answer._get_wrapped_function()
+    return func, marker.scope if isinstance(marker.scope, str) else "dynamic", getattr(func, "_loop_scope", None)
+
+
+def _source(func: Any) -> str:
+    try:
+        return inspect.getsource(func)
+    except (OSError, TypeError):
+        return ""
+
+
+def _static_problem(func: Any, scope: str, loop_scope: str | None) -> str | None:
+    """What reading the fixture's definition already shows to be wrong."""
+    if not (inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)):
+        return "the fixture is synchronous: opening an asyncpg connection must be awaited, so write async def."
+    if not getattr(func, "_force_asyncio_fixture", False):
+        return (
+            "@pytest.fixture on an async def: in strict mode pytest-asyncio ignores it, and pytest 9 refuses the test "
+            "(\"requested an async fixture ... with no plugin or hook that handled it\"). Use @pytest_asyncio.fixture."
+        )
+    if scope != "function":
+        return (
+            f"scope={scope!r}: the connection is then created once, on the {scope}'s event loop, but each plain "
+            "@pytest.mark.asyncio test runs on a loop of its own, so its first query fails with "
+            "\"attached to a different loop\". Leave scope out: one connection per test, on the test's loop."
+        )
+    if loop_scope not in (None, "function"):
+        return (
+            f"loop_scope={loop_scope!r} creates each connection on the {loop_scope} loop while plain "
+            "@pytest.mark.asyncio tests run on their own loop: \"attached to a different loop\". Leave loop_scope out."
+        )
+    source = _source(func)
+    if "create_task" in source:
+        return (
+            "asyncio.create_task(conn.close()) only schedules the close and returns at once: teardown says done "
+            "while the connection is still open, and an error in the close is never seen. Write await conn.close()."
+        )
+    if not inspect.isasyncgenfunction(func):
+        return (
+            "the fixture returns the connection: nothing runs after the test, so it is never closed. "
+            "yield the connection instead, and await conn.close() after the yield."
+        )
+    if source and ".close(" not in source and ".terminate(" not in source:
+        return "nothing after the yield closes the connection: add await conn.close() after yield (in a finally: block)."
+    return None
+
+
+async def _exercise(func: Any, dsn: str) -> str | None:
+    """Run the fixture's set-up and teardown once, as pytest would; say what went wrong, if anything."""
+    params = list(inspect.signature(func).parameters)
+    if params != ["database_config"]:
+        return f"the fixture takes ({', '.join(params)}); it should take exactly one argument, database_config (the DSN)."
+    steps: AsyncIterator[Any] = func(dsn)
+    conn = await anext(steps)
+    if not isinstance(conn, asyncpg.Connection):
+        return f"the fixture yields a {type(conn).__name__}; it should yield the asyncpg connection."
+    try:
+        if await conn.fetchval("SELECT 1") != 1:
+            return "the connection it yields does not answer SELECT 1 with 1."
+        try:
+            await anext(steps)
+        except StopAsyncIteration:
+            pass
+        else:
+            return "the fixture yields more than once; yield the connection exactly once."
+        if not conn.is_closed():
+            return (
+                "after the test the connection was still open: is the close awaited? conn.close() without await "
+                "only creates a coroutine that never runs."
+            )
+        return None
+    finally:
+        if not conn.is_closed():
+            conn.terminate()
+
+
+@exercise(
+    KEY,
+    question=(
+        "Write the fixture test_connection(database_config): a new asyncpg connection for each test, checked with "
+        "SELECT 1, handed to the test, and closed afterwards. Then set answer = test_connection."
+    ),
+    hint=(
+        "Four things: @pytest_asyncio.fixture (strict mode), no scope= (function scope: the test's own loop), "
+        "an async generator (yield the connection), and await conn.close() after the yield, in a finally: block. "
+        "connect() from kit.connections works like asyncpg.connect with timeouts."
+    ),
+    solution=_SOLUTION,
+    praise=(
+        "Right: a function-scoped async fixture on the test's own loop, whose teardown returns only once the "
+        "connection is closed."
+    ),
+)
+def _check_test_connection(answer: Any) -> str | None:
+    parts = _fixture_parts(answer)
+    if isinstance(parts, str):
+        return parts
+    func, scope, loop_scope = parts
+    problem = _static_problem(func, scope, loop_scope)
+    if problem is not None:
+        return problem
+    from kit.server import ensure_server
+
+    try:
+        return run_sync(_exercise(func, ensure_server()))
+    except Exception as exc:  # the learner's code failed: say how
+        return f"running your fixture raised {type(exc).__name__}: {exc}"
+
+
+# --- sample answers for the generic exercise test (tests/test_exercises.py) -----------------------------
+
+
+@pytest_asyncio.fixture
+async def _right(database_config: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await connect(database_config)
+    try:
+        await conn.fetchval("SELECT 1")
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def _session_scoped(database_config: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await connect(database_config)
+    yield conn
+    await conn.close()
+
+
+@pytest_asyncio.fixture
+async def _returns(database_config: str) -> asyncpg.Connection:
+    return await connect(database_config)
+
+
+@pytest_asyncio.fixture
+async def _create_task_close(database_config: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await connect(database_config)
+    yield conn
+    asyncio.create_task(conn.close())
+
+
+@pytest_asyncio.fixture
+async def _close_not_awaited(database_config: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await connect(database_config)
+    yield conn
+    coroutine = conn.close()  # created, never awaited
+    coroutine.close()  # (silences "never awaited" in this sample)
+
+
+@pytest.fixture
+async def _plain_pytest_fixture(database_config: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await connect(database_config)
+    yield conn
+    await conn.close()
+
+
+CASES = {
+    KEY: {
+        "right": [_right],
+        "wrong": [
+            (..., "set answer = test_connection"),
+            (_session_scoped, "scope='session'"),
+            (_returns, "never closed"),
+            (_create_task_close, "only schedules the close"),
+            (_close_not_awaited, "is the close awaited"),
+            (_plain_pytest_fixture, "@pytest.fixture on an async def"),
+        ],
+    }
+}
