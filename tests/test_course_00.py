@@ -2,56 +2,32 @@
 
 from __future__ import annotations
 
-import html
 import re
 
-import pytest
-
-from tests.notebook_runner import Pass, execute, stripped
+from tests.notebook_runner import Pass, committed_without_outputs, no_cell_raises, passes_fixture
 
 NAME = "00_check_your_setup.ipynb"
-_ROW = re.compile(r"<tr[^>]*>(.*?)</tr>", re.S)
-_CELL = re.compile(r"<t[dh][^>]*>(.*?)</t[dh]>", re.S)
-
-
-def _table(run: Pass, cell_id: str) -> list[list[str]]:
-    """The body rows (index cell first) of the last HTML table a cell displayed."""
-    tables = [o.data["text/html"] for o in run.cell(cell_id).outputs if "text/html" in o.get("data", {})]
-    assert tables, f"cell {cell_id!r} displayed no table"
-    rows = [[html.unescape(c).strip() for c in _CELL.findall(row)] for row in _ROW.findall(tables[-1])]
-    return rows[1:]
-
-
-@pytest.fixture(scope="module")
-def passes() -> tuple[Pass, Pass]:
-    return execute(NAME)
-
-
-def test_committed_without_outputs() -> None:
-    assert stripped(NAME)
-
-
-def test_no_cell_raises(passes: tuple[Pass, Pass]) -> None:
-    assert passes[0].failing_cells() == passes[1].failing_cells() == []
+passes = passes_fixture(NAME)
+test_committed_without_outputs = committed_without_outputs(NAME)
+test_no_cell_raises = no_cell_raises
 
 
 def test_the_doctor_is_green(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
-        rows = {row[1]: row[2:] for row in _table(run, "doctor")}
+        rows = {row["check"]: row for row in run.rows("doctor")}
         assert {"Python", "database", "ipytest runs tests in a thread", "asyncio_default_fixture_loop_scope"} <= set(rows)
-        assert all(row[0] == "True" for row in rows.values()), rows
-        assert rows["asyncio_default_fixture_loop_scope"][1] == "unset"
+        assert all(row["ok"] == "True" for row in rows.values()), rows
+        assert rows["asyncio_default_fixture_loop_scope"]["found"] == "unset"
         assert re.match(r"All \d+ checks passed\.", run.text("doctor-verdict"))
 
 
 def test_the_kernel_loop_is_running_in_the_cell_thread(passes: tuple[Pass, Pass]) -> None:
-    assert _table(passes[0], "kernel-loop")[0][1:] == ["MainThread", "_UnixSelectorEventLoop", "True"]
+    assert passes[0].rows("kernel-loop")[0] == {"": "0", "thread": "MainThread", "loop": "_UnixSelectorEventLoop", "is_running()": "True"}
 
 
 def test_the_first_async_tests_pass_in_both_runs(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
-        outcomes = {row[1]: row[2] for row in _table(run, "first-test")}
-        assert outcomes == {"test_runs_on_a_loop_of_its_own": "passed", "test_database_answers": "passed"}
+        assert run.outcomes("first-test") == {"test_runs_on_a_loop_of_its_own": "passed", "test_database_answers": "passed"}
         assert "asyncio_default_fixture_loop_scope" in run.text("first-test")  # the warning the prose mentions
 
 

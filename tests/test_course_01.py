@@ -2,49 +2,24 @@
 
 from __future__ import annotations
 
-import html
-import re
-
-import pytest
-
-from tests.notebook_runner import Pass, execute, stripped
+from tests.notebook_runner import Pass, committed_without_outputs, no_cell_raises, passes_fixture
 
 NAME = "01_reproduce_the_failure.ipynb"
 DIFFERENT_LOOP = "attached to a different loop"
 IN_PROGRESS = "another operation is in progress"
-_ROW = re.compile(r"<tr[^>]*>(.*?)</tr>", re.S)
-_CELL = re.compile(r"<t[dh][^>]*>(.*?)</t[dh]>", re.S)
+passes = passes_fixture(NAME)
+test_committed_without_outputs = committed_without_outputs(NAME)
+test_no_cell_raises = no_cell_raises
 
 
-def _table(run: Pass, cell_id: str) -> list[list[str]]:
-    """The body rows (index cell first) of the last HTML table a cell displayed."""
-    tables = [o.data["text/html"] for o in run.cell(cell_id).outputs if "text/html" in o.get("data", {})]
-    assert tables, f"cell {cell_id!r} displayed no table"
-    rows = [[html.unescape(c).strip() for c in _CELL.findall(row)] for row in _ROW.findall(tables[-1])]
-    return rows[1:]
-
-
-def _outcomes(run: Pass, cell_id: str) -> dict[str, tuple[str, str, str]]:
+def _failures(run: Pass, cell_id: str) -> dict[str, tuple[str, str, str]]:
     """nb.run()'s table: test -> (outcome, error_type, message)."""
-    return {row[1]: (row[2], row[4], row[5]) for row in _table(run, cell_id)}
-
-
-@pytest.fixture(scope="module")
-def passes() -> tuple[Pass, Pass]:
-    return execute(NAME)
-
-
-def test_committed_without_outputs() -> None:
-    assert stripped(NAME)
-
-
-def test_no_cell_raises(passes: tuple[Pass, Pass]) -> None:
-    assert passes[0].failing_cells() == passes[1].failing_cells() == []
+    return {row["test"]: (row["outcome"], row["error_type"], row["message"]) for row in run.rows(cell_id)}
 
 
 def test_the_session_pool_fails_every_test_with_the_loop_error(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
-        outcomes = _outcomes(run, "broken-run")
+        outcomes = _failures(run, "broken-run")
         assert set(outcomes) == {"test_select_one", "test_server_is_postgres", "test_database_name"}
         assert all(o[:2] == ("failed", "RuntimeError") and DIFFERENT_LOOP in o[2] for o in outcomes.values()), outcomes
         assert "FAILED" in run.text("broken-run") and "asyncio_default_fixture_loop_scope" in run.text("broken-run")
@@ -52,8 +27,8 @@ def test_the_session_pool_fails_every_test_with_the_loop_error(passes: tuple[Pas
 
 def test_pytest_summary_shows_the_interface_error_and_the_chain_the_cause(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
-        rows = {row[1]: row[2:] for row in _table(run, "summary-vs-cause")}
-        summary, cause = rows["test_select_one"]
+        rows = {row["test"]: row for row in run.rows("summary-vs-cause")}
+        summary, cause = rows["test_select_one"]["pytest's summary line"], rows["test_select_one"]["root cause"]
         assert summary.startswith("InterfaceError: ") and IN_PROGRESS in summary
         assert cause.startswith("RuntimeError: ") and DIFFERENT_LOOP in cause
         chain = run.text("chain")
@@ -62,7 +37,7 @@ def test_pytest_summary_shows_the_interface_error_and_the_chain_the_cause(passes
 
 def test_a_single_connection_fails_first_with_the_loop_then_with_interface_errors(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
-        outcomes = _outcomes(run, "single-connection")
+        outcomes = _failures(run, "single-connection")
         assert outcomes["test_first"][:2] == ("failed", "RuntimeError") and DIFFERENT_LOOP in outcomes["test_first"][2]
         for test in ("test_second", "test_third"):
             assert outcomes[test] == ("failed", "InterfaceError", f"cannot perform operation: {IN_PROGRESS}")
@@ -70,17 +45,14 @@ def test_a_single_connection_fails_first_with_the_loop_then_with_interface_error
 
 def test_fire_and_forget_leaves_the_connection_open_when_teardown_returns(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
-        assert {row[1]: row[2] for row in _table(run, "cleanup-run")} == {
-            "test_with_seed_manager": "passed",
-            "test_with_kit_manager": "passed",
-        }
-        rows = {row[1].split(":")[0]: row[2:] for row in _table(run, "cleanup-table")}
-        _, listed, application, state, closed = rows["seed"]
-        assert (listed, application, closed) == ("True", "loop-lab", "False") and state
-        _, listed, application, _, closed = rows["kit"]
-        assert (listed, application, closed) == ("False", "None", "True")
-        later = _table(run, "cleanup-later")[0]
-        assert later[1].startswith("seed: after") and later[3] == "False"
+        assert run.outcomes("cleanup-run") == {"test_with_seed_manager": "passed", "test_with_kit_manager": "passed"}
+        rows = {row["moment"].split(":")[0]: row for row in run.rows("cleanup-table")}
+        seed, kit = rows["seed"], rows["kit"]
+        assert (seed["in pg_stat_activity"], seed["application_name"], seed["conn.is_closed()"]) == ("True", "loop-lab", "False")
+        assert seed["state"]
+        assert (kit["in pg_stat_activity"], kit["application_name"], kit["conn.is_closed()"]) == ("False", "None", "True")
+        later = run.rows("cleanup-later")[0]
+        assert later["moment"].startswith("seed: after") and later["in pg_stat_activity"] == "False"
 
 
 def test_exercise_starts_unanswered(passes: tuple[Pass, Pass]) -> None:

@@ -2,51 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import html
-import os
-import re
-
-import asyncpg
-import pytest
-
-from tests.notebook_runner import Pass, execute, stripped
+from tests.notebook_runner import Pass, committed_without_outputs, no_cell_raises, passes_fixture, schema_exists
 
 NAME = "03_function_scoped_fix.ipynb"
-_ROW = re.compile(r"<tr[^>]*>(.*?)</tr>", re.S)
-_CELL = re.compile(r"<t[dh][^>]*>(.*?)</t[dh]>", re.S)
-
-
-def _rows(run: Pass, cell_id: str, which: int = -1) -> list[dict[str, str]]:
-    """The body rows of one HTML table a cell displayed (the last by default), as dicts keyed by the column headers."""
-    tables = [o.data["text/html"] for o in run.cell(cell_id).outputs if "text/html" in o.get("data", {})]
-    assert tables, f"cell {cell_id!r} displayed no table"
-    rows = [[html.unescape(c).strip() for c in _CELL.findall(row)] for row in _ROW.findall(tables[which])]
-    header = rows[0]
-    return [dict(zip(header, row)) for row in rows[1:]]
-
-
-def _outcomes(run: Pass, cell_id: str, which: int = -1) -> dict[str, str]:
-    return {row["test"]: row["outcome"] for row in _rows(run, cell_id, which)}
-
-
-@pytest.fixture(scope="module")
-def passes() -> tuple[Pass, Pass]:
-    return execute(NAME)
-
-
-def test_committed_without_outputs() -> None:
-    assert stripped(NAME)
-
-
-def test_no_cell_raises(passes: tuple[Pass, Pass]) -> None:
-    for run in passes:
-        assert run.failing_cells() == []
+passes = passes_fixture(NAME)
+test_committed_without_outputs = committed_without_outputs(NAME)
+test_no_cell_raises = no_cell_raises
 
 
 def test_seed_async_fixture_under_pytest_fixture_is_refused(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
-        assert _outcomes(run, "seed-config") == {"test_config_is_a_dsn": "error"}
+        assert run.outcomes("seed-config") == {"test_config_is_a_dsn": "error"}
         assert "requested an async fixture 'database_config'" in run.text("seed-config")
 
 
@@ -60,11 +26,11 @@ def test_every_kit_style_fixture_passes(passes: tuple[Pass, Pass]) -> None:
     }
     for run in passes:
         for cell_id, tests in expected.items():
-            assert _outcomes(run, cell_id) == dict.fromkeys(tests, "passed"), cell_id
+            assert run.outcomes(cell_id) == dict.fromkeys(tests, "passed"), cell_id
 
 
 def test_each_connection_lives_on_its_tests_loop(passes: tuple[Pass, Pass]) -> None:
-    rows = _rows(passes[0], "test-connection-timeline")
+    rows = passes[0].rows("test-connection-timeline")
     test_loops = {row["test"]: row["loop"] for row in rows if row["kind"] == "test"}
     assert len(set(test_loops.values())) == 2
     for row in rows:
@@ -76,31 +42,31 @@ def test_each_connection_lives_on_its_tests_loop(passes: tuple[Pass, Pass]) -> N
 
 def test_fire_and_forget_close_is_not_done_when_it_returns(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
-        seed_now, seed_later, kit = _rows(run, "managers-compared")
+        seed_now, seed_later, kit = run.rows("managers-compared")
         assert (seed_now["distinct connections handed out"], seed_now["all closed"], seed_now["still open on the server"]) == ("1", "False", "1")
         assert (seed_later["all closed"], seed_later["still open on the server"]) == ("True", "0")
         assert (kit["distinct connections handed out"], kit["all closed"], kit["still open on the server"]) == ("2", "True", "0")
 
 
 def test_shared_cached_connection_breaks_concurrent_callers(passes: tuple[Pass, Pass]) -> None:
-    rows = {row["test"]: row for row in _rows(passes[0], "manager-fixture")}
+    rows = {row["test"]: row for row in passes[0].rows("manager-fixture")}
     assert rows["test_seed_manager_shares_one_connection"]["outcome"] == "failed"
     assert "another operation is in progress" in rows["test_seed_manager_shares_one_connection"]["message"]
     assert rows["test_kit_manager_gives_each_caller_its_own"]["outcome"] == "passed"
 
 
 def test_like_underscore_is_a_wildcard(passes: tuple[Pass, Pass]) -> None:
-    rows = {row["name"]: row for row in _rows(passes[0], "like-wildcard")}
+    rows = {row["name"]: row for row in passes[0].rows("like-wildcard")}
     assert rows["testament"]["seed: LIKE 'test_%'"] == "True"
     assert rows["testament"]["kit: left(name, 5) = 'test_'"] == "False"
     assert rows["test_users"]["kit: left(name, 5) = 'test_'"] == "True"
-    live = {row["table"]: row["after the seed's cleanup"] for row in _rows(passes[0], "seed-cleanup-live")}
+    live = {row["table"]: row["after the seed's cleanup"] for row in passes[0].rows("seed-cleanup-live")}
     assert live == {"test_leftover": "False", "testament": "False"}
 
 
 def test_connections_back_to_zero_after_the_seed_example(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
-        counts = {row["moment"]: row["open kit connections"] for row in _rows(run, "connection-counts")}
+        counts = {row["moment"]: row["open kit connections"] for row in run.rows("connection-counts")}
         assert counts["after the run"] == "0"
         assert "open kit connections: 0" in run.text("cleanup")
 
@@ -112,11 +78,4 @@ def test_exercise_starts_unanswered(passes: tuple[Pass, Pass]) -> None:
 
 
 def test_schema_is_dropped_afterwards(passes: tuple[Pass, Pass]) -> None:
-    async def schema_exists() -> bool:
-        conn = await asyncpg.connect(os.environ["DATABASE_URL"])
-        try:
-            return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'nb03')")
-        finally:
-            await conn.close()
-
-    assert asyncio.run(schema_exists()) is False
+    assert schema_exists("nb03") is False

@@ -2,58 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
-import html
-import os
-import re
-
-import asyncpg
-import pytest
-
-from tests.notebook_runner import Pass, execute, stripped
+from tests.notebook_runner import Pass, committed_without_outputs, no_cell_raises, passes_fixture, schema_exists
 
 NAME = "04_sync_session_config.ipynb"
-_ROW = re.compile(r"<tr[^>]*>(.*?)</tr>", re.S)
-_CELL = re.compile(r"<t[dh][^>]*>(.*?)</t[dh]>", re.S)
-
-
-def _rows(run: Pass, cell_id: str, which: int = -1) -> list[dict[str, str]]:
-    """The body rows of one HTML table a cell displayed (the last by default), as dicts keyed by the column headers."""
-    tables = [o.data["text/html"] for o in run.cell(cell_id).outputs if "text/html" in o.get("data", {})]
-    assert tables, f"cell {cell_id!r} displayed no table"
-    rows = [[html.unescape(c).strip() for c in _CELL.findall(row)] for row in _ROW.findall(tables[which])]
-    header = rows[0]
-    return [dict(zip(header, row)) for row in rows[1:]]
-
-
-def _outcomes(run: Pass, cell_id: str, which: int = -1) -> dict[str, str]:
-    return {row["test"]: row["outcome"] for row in _rows(run, cell_id, which)}
-
-
-@pytest.fixture(scope="module")
-def passes() -> tuple[Pass, Pass]:
-    return execute(NAME)
-
-
-def test_committed_without_outputs() -> None:
-    assert stripped(NAME)
-
-
-def test_no_cell_raises(passes: tuple[Pass, Pass]) -> None:
-    for run in passes:
-        assert run.failing_cells() == []
+passes = passes_fixture(NAME)
+test_committed_without_outputs = committed_without_outputs(NAME)
+test_no_cell_raises = no_cell_raises
 
 
 def test_seed_alternative_passes_with_config_resolved_once(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
-        assert set(_outcomes(run, "alternative").values()) == {"passed"}
-        assert len(_outcomes(run, "alternative")) == 3
+        assert set(run.outcomes("alternative").values()) == {"passed"}
+        assert len(run.outcomes("alternative")) == 3
         assert "database_config ran 1 time(s) for 3 tests" in run.text("alternative")
         assert "devpw" not in run.text("alternative") and "***" in run.text("alternative")
 
 
 def test_sync_session_fixture_runs_on_no_loop(passes: tuple[Pass, Pass]) -> None:
-    rows = _rows(passes[0], "alternative-timeline")
+    rows = passes[0].rows("alternative-timeline")
     config = [row for row in rows if row["item"] == "database_config"]
     assert [(row["scope"], row["loop"]) for row in config] == [("session", "no loop")]
     connection_loops = [row["loop"] for row in rows if row["item"] == "test_connection"]
@@ -63,15 +29,15 @@ def test_sync_session_fixture_runs_on_no_loop(passes: tuple[Pass, Pass]) -> None
 
 def test_migration_runs_once_outside_any_test_loop(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
-        assert set(_outcomes(run, "migration").values()) == {"passed"}
+        assert set(run.outcomes("migration").values()) == {"passed"}
         assert "migrated_schema ran 1 time(s) for 3 tests" in run.text("migration")
-    migration = [row for row in _rows(passes[0], "migration-timeline") if row["item"] == "migrated_schema"]
+    migration = [row for row in passes[0].rows("migration-timeline") if row["item"] == "migrated_schema"]
     assert [(row["scope"], row["loop"]) for row in migration] == [("session", "no loop")]
 
 
 def test_only_loop_free_values_are_safe_to_share(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
-        rows = {row["test"]: row for row in _rows(run, "candidates")}
+        rows = {row["test"]: row for row in run.rows("candidates")}
         for n in (1, 2):
             assert rows[f"test_settings[{n}]"]["outcome"] == "passed"
             assert rows[f"test_migrated_schema[{n}]"]["outcome"] == "passed"
@@ -88,11 +54,4 @@ def test_exercise_starts_unanswered(passes: tuple[Pass, Pass]) -> None:
 
 
 def test_schema_is_dropped_afterwards(passes: tuple[Pass, Pass]) -> None:
-    async def schema_exists() -> bool:
-        conn = await asyncpg.connect(os.environ["DATABASE_URL"])
-        try:
-            return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'nb04')")
-        finally:
-            await conn.close()
-
-    assert asyncio.run(schema_exists()) is False
+    assert schema_exists("nb04") is False

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import configparser
 import hashlib
-import html
 import os
 import re
 from collections.abc import Iterator
@@ -14,25 +13,19 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.notebook_runner import NOTEBOOKS, Pass, execute, stripped
+from tests.notebook_runner import NOTEBOOKS, Pass, committed_without_outputs, execute, no_cell_raises
 
 NAME = "09_migrating_a_test_file.ipynb"
 SHIPPED = NOTEBOOKS / "migration" / "test_dependency_analyzer_integration.py"
 DIFFERENT_LOOP = "attached to a different loop"
-_ROW = re.compile(r"<tr[^>]*>(.*?)</tr>", re.S)
-_CELL = re.compile(r"<t[dh][^>]*>(.*?)</t[dh]>", re.S)
-
-
-def _table(run: Pass, cell_id: str) -> list[list[str]]:
-    """The rows (header and index cells included) of the last HTML table a cell displayed."""
-    tables = [o.data["text/html"] for o in run.cell(cell_id).outputs if "text/html" in o.get("data", {})]
-    assert tables, f"cell {cell_id!r} displayed no table"
-    return [[html.unescape(c).strip() for c in _CELL.findall(row)] for row in _ROW.findall(tables[-1])]
+TESTS = ("test_foreign_key_dependencies", "test_view_dependencies", "test_removal_recommendation")
+test_committed_without_outputs = committed_without_outputs(NAME)
+test_no_cell_raises = no_cell_raises
 
 
 def _outcomes(run: Pass, cell_id: str) -> dict[str, tuple[str, str]]:
     """nb.run_file()'s table: short test name -> (outcome, message)."""
-    return {row[1].split("::")[-1]: (row[2], row[5]) for row in _table(run, cell_id)[1:]}
+    return {row["test"].split("::")[-1]: (row["outcome"], row["message"]) for row in run.rows(cell_id)}
 
 
 def _digest() -> str:
@@ -47,10 +40,6 @@ def passes() -> Iterator[tuple[Pass, Pass]]:
     yield result
 
 
-def test_committed_without_outputs() -> None:
-    assert stripped(NAME)
-
-
 def test_migration_settings_are_the_seeds() -> None:
     ini = configparser.ConfigParser()
     ini.read(NOTEBOOKS / "migration" / "pytest.ini")
@@ -59,16 +48,12 @@ def test_migration_settings_are_the_seeds() -> None:
     assert not (NOTEBOOKS / "migration" / "conftest.py").exists()
 
 
-def test_no_cell_raises(passes: tuple[Pass, Pass]) -> None:
-    assert passes[0].failing_cells() == passes[1].failing_cells() == []
-
-
 def test_broken_file_fails_with_the_different_loop_error(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
         outcomes = _outcomes(run, "broken-run")
-        assert set(outcomes) == {"test_foreign_key_dependencies", "test_view_dependencies", "test_removal_recommendation"}
+        assert set(outcomes) == set(TESTS)
         assert all(outcome == "failed" and DIFFERENT_LOOP in message for outcome, message in outcomes.values()), outcomes
-    loops = {row[0]: row[2:] for row in _table(passes[0], "broken-timeline") if row and row[0] in ("test_database", "connection_manager")}
+    loops = {row[""]: [row[test] for test in TESTS] for row in passes[0].rows("broken-timeline")}  # fixture -> loop per test
     assert loops["test_database"][0] == "loop 1" and set(loops["test_database"][1:]) == {""}
     assert "loop 1" not in loops["connection_manager"]
 
@@ -76,7 +61,7 @@ def test_broken_file_fails_with_the_different_loop_error(passes: tuple[Pass, Pas
 def test_audit_flags_the_broken_file_and_passes_the_fixed_copy(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
         assert "3 of 3 rows at risk" in run.text("audit-broken")
-        assert {row[1] for row in _table(run, "audit-broken")[1:]} == {"test_database"}
+        assert {row["fixture"] for row in run.rows("audit-broken")} == {"test_database"}
         assert "DIFF-LOOP" in run.text("audit-broken")
         assert "make 'test_database' function-scoped" in run.text("audit-advice")
         assert "nothing at risk" in run.text("audit-fixed") and "rows at risk: 0" in run.text("audit-fixed")

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from kit.exercises import exercise
-
-
-def _normalise(answer: str) -> str:
-    """Lower case, letters and digits only: 'run_in_thread=True' -> 'runinthreadtrue'."""
-    return re.sub(r"[^a-z0-9]", "", answer.lower())
-
+from kit.exercises._inspect import blank, normalise
 
 _WRONG = {
     "nestasyncio": (
@@ -55,9 +48,9 @@ _WRONG = {
     ),
 )
 def _check_run_in_thread(answer: object) -> str | None:
-    if answer is ... or not isinstance(answer, str) or not answer.strip():
+    if blank(answer):
         return "answer with the option's name as a string, e.g. answer = \"some_option\"."
-    text = _normalise(answer)
+    text = normalise(answer)
     if "runinthread" in text:
         if text.endswith("false"):
             return (

@@ -14,6 +14,7 @@ import pytest_asyncio
 from kit._sync import run_sync
 from kit.connections import connect
 from kit.exercises import exercise
+from kit.exercises._inspect import FixtureDefinition, fixture_definition, source
 
 KEY = "03-test-connection"
 
@@ -34,34 +35,27 @@ answer = test_connection
 # yield, then await conn.close(): teardown returns only when the connection is really closed.'''
 
 
-def _fixture_parts(answer: Any) -> tuple[Any, str, str | None] | str:
-    """(the wrapped function, its scope, its loop_scope) of a pytest fixture, or what is wrong with ``answer``."""
+def _fixture(answer: Any) -> FixtureDefinition | str:
+    """The definition of the learner's fixture, or what is wrong with ``answer``."""
     if answer is ...:
         return "define your fixture in the cell, then set answer = test_connection (the fixture itself, not a call)."
-    marker = getattr(answer, "_fixture_function_marker", None)
-    if marker is None:
+    fixture = fixture_definition(answer)
+    if fixture is None:
         if inspect.isfunction(answer):
             return (
                 f"{answer.__name__} is a plain function, not a fixture: decorate it with @pytest_asyncio.fixture "
                 "so pytest can hand its value to tests."
             )
         return f"answer should be your fixture function; got a {type(answer).__name__}."
-    func = answer._get_wrapped_function()
-    return func, marker.scope if isinstance(marker.scope, str) else "dynamic", getattr(func, "_loop_scope", None)
+    return fixture
 
 
-def _source(func: Any) -> str:
-    try:
-        return inspect.getsource(func)
-    except (OSError, TypeError):
-        return ""
-
-
-def _static_problem(func: Any, scope: str, loop_scope: str | None) -> str | None:
+def _static_problem(fixture: FixtureDefinition) -> str | None:
     """What reading the fixture's definition already shows to be wrong."""
+    func, scope, loop_scope = fixture.func, fixture.scope, fixture.loop_scope
     if not (inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)):
         return "the fixture is synchronous: opening an asyncpg connection must be awaited, so write async def."
-    if not getattr(func, "_force_asyncio_fixture", False):
+    if not fixture.asyncio:
         return (
             "@pytest.fixture on an async def: in strict mode pytest-asyncio ignores it, and pytest 9 refuses the test "
             "(\"requested an async fixture ... with no plugin or hook that handled it\"). Use @pytest_asyncio.fixture."
@@ -77,8 +71,8 @@ def _static_problem(func: Any, scope: str, loop_scope: str | None) -> str | None
             f"loop_scope={loop_scope!r} creates each connection on the {loop_scope} loop while plain "
             "@pytest.mark.asyncio tests run on their own loop: \"attached to a different loop\". Leave loop_scope out."
         )
-    source = _source(func)
-    if "create_task" in source:
+    text = source(func)
+    if "create_task" in text:
         return (
             "asyncio.create_task(conn.close()) only schedules the close and returns at once: teardown says done "
             "while the connection is still open, and an error in the close is never seen. Write await conn.close()."
@@ -88,7 +82,7 @@ def _static_problem(func: Any, scope: str, loop_scope: str | None) -> str | None
             "the fixture returns the connection: nothing runs after the test, so it is never closed. "
             "yield the connection instead, and await conn.close() after the yield."
         )
-    if source and ".close(" not in source and ".terminate(" not in source:
+    if text and ".close(" not in text and ".terminate(" not in text:
         return "nothing after the yield closes the connection: add await conn.close() after yield (in a finally: block)."
     return None
 
@@ -140,17 +134,16 @@ async def _exercise(func: Any, dsn: str) -> str | None:
     ),
 )
 def _check_test_connection(answer: Any) -> str | None:
-    parts = _fixture_parts(answer)
-    if isinstance(parts, str):
-        return parts
-    func, scope, loop_scope = parts
-    problem = _static_problem(func, scope, loop_scope)
+    fixture = _fixture(answer)
+    if isinstance(fixture, str):
+        return fixture
+    problem = _static_problem(fixture)
     if problem is not None:
         return problem
     from kit.server import ensure_server
 
     try:
-        return run_sync(_exercise(func, ensure_server()))
+        return run_sync(_exercise(fixture.func, ensure_server()))
     except Exception as exc:  # the learner's code failed: say how
         return f"running your fixture raised {type(exc).__name__}: {exc}"
 

@@ -8,13 +8,9 @@ from typing import Any
 import pytest
 
 from kit.exercises import exercise
+from kit.exercises._inspect import asyncio_marks
 
 KEY = "05-session-marker"
-
-
-def _asyncio_marks(test: Any) -> list[pytest.Mark]:
-    """The ``asyncio`` marks on a test function, nearest (innermost decorator) first."""
-    return [mark for mark in getattr(test, "pytestmark", []) if getattr(mark, "name", None) == "asyncio"]
 
 
 @exercise(
@@ -45,7 +41,7 @@ def _check_session_marker(answer: Any) -> str | None:
         return f"{answer.__name__} is not async: write async def, so that it can await db.fetchval(...)."
     if "db" not in inspect.signature(answer).parameters:
         return f"{answer.__name__} does not take the db fixture: add db as a parameter, e.g. async def {answer.__name__}(db)."
-    marks = _asyncio_marks(answer)
+    marks = asyncio_marks(answer)
     if not marks:
         return (
             "the test has no asyncio marker. In strict mode pytest-asyncio runs only marked tests, and pytest fails an "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from kit.exercises import exercise
+from kit.exercises._inspect import blank
 
 VERDICTS = ("SAFE", "LOW_RISK", "REVIEW", "CAUTION", "DANGEROUS")
 SHOP_VIEWS = (
@@ -94,7 +95,7 @@ def _check_recommendation(answer: object) -> str | None:
     ),
 )
 def _check_ilike_miss(answer: object) -> str | None:
-    if answer is ... or not isinstance(answer, str) or not answer.strip():
+    if blank(answer):
         return "answer with the name of one view in schema shop as a string, e.g. answer = \"contact_list\"."
     name = answer.strip().strip('"').lower().removeprefix("shop.")
     if name == "newsletter_audience":

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from kit.exercises import exercise
+from kit.exercises._inspect import blank, normalise
 
 CHOICES = ("run_in_thread", "nest_asyncio", "top-level await")
-
-
-def _normalise(answer: str) -> str:
-    """Lower case, letters and digits only: 'run_in_thread=True' -> 'runinthreadtrue'."""
-    return re.sub(r"[^a-z0-9]", "", answer.lower())
 
 
 @exercise(
@@ -37,9 +31,9 @@ def _normalise(answer: str) -> str:
     ),
 )
 def _check_notebook_runner(answer: object) -> str | None:
-    if answer is ... or not isinstance(answer, str) or not answer.strip():
+    if blank(answer):
         return f"answer with one of {', '.join(repr(c) for c in CHOICES)} as a string."
-    text = _normalise(answer)
+    text = normalise(answer)
     named = [choice for choice, key in zip(CHOICES, ("runinthread", "nest", "await")) if key in text]
     if len(named) > 1:
         return f"pick one: your answer names {' and '.join(named)}. Only one of them is needed (and works)."

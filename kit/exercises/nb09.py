@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from kit.exercises import exercise
+from kit.exercises._inspect import blank
 
 # The seed project's settings, as in notebooks/migration/pytest.ini: auto mode, both loop scopes unset.
 PYTEST_INI = "[pytest]\nasyncio_mode = auto\n"
@@ -42,44 +43,18 @@ async def test_pool_answers(pool):
     assert await pool.fetchval("SELECT 1") == 1
 '''
 
-SOLUTION = '''# Either: function scope (the seed's pattern). The pool is created, used and closed on the test's loop.
-answer = """
-import asyncpg
-import pytest
-from kit.config import DatabaseConfig
+_FUNCTION_SCOPE = TEMPLATE.replace('@pytest.fixture(scope="session")', "@pytest.fixture")
+_SESSION_LOOP = (
+    TEMPLATE.replace("import pytest\n", "import pytest\nimport pytest_asyncio\n")
+    .replace('@pytest.fixture(scope="session")', '@pytest_asyncio.fixture(scope="session", loop_scope="session")')
+    .replace("@pytest.mark.asyncio\n", '@pytest.mark.asyncio(loop_scope="session")\n')
+)
 
-
-@pytest.fixture
-async def pool():
-    pool = await asyncpg.create_pool(DatabaseConfig.from_environment().url, min_size=1, max_size=2)
-    yield pool
-    await pool.close()
-
-
-@pytest.mark.asyncio
-async def test_pool_answers(pool):
-    assert await pool.fetchval("SELECT 1") == 1
-"""
+SOLUTION = f'''# Either: function scope (the seed's pattern). The pool is created, used and closed on the test's loop.
+answer = """{_FUNCTION_SCOPE}"""
 
 # Or: keep one pool for the session, on the session's loop, and run the test on that loop too.
-answer = """
-import asyncpg
-import pytest
-import pytest_asyncio
-from kit.config import DatabaseConfig
-
-
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def pool():
-    pool = await asyncpg.create_pool(DatabaseConfig.from_environment().url, min_size=1, max_size=2)
-    yield pool
-    await pool.close()
-
-
-@pytest.mark.asyncio(loop_scope="session")
-async def test_pool_answers(pool):
-    assert await pool.fetchval("SELECT 1") == 1
-"""'''
+answer = """{_SESSION_LOOP}"""'''
 
 
 def _decorator_name(node: ast.expr) -> str:
@@ -261,7 +236,7 @@ def _run_problem(path: Path) -> str | None:
     praise="Right: the audit finds nothing at risk, and the test passes against the database.",
 )
 def _check_fixed_module(answer: object) -> str | None:
-    if answer is ... or not isinstance(answer, str) or not answer.strip():
+    if blank(answer):
         return "answer must be the source of the whole test module, as a string: edit the template in the cell above."
     try:
         tree = ast.parse(answer)
@@ -277,13 +252,6 @@ def _check_fixed_module(answer: object) -> str | None:
         path.write_text(answer)
         return _audit_problem(tree, path) or _run_problem(path)
 
-
-_FUNCTION_SCOPE = TEMPLATE.replace('@pytest.fixture(scope="session")', "@pytest.fixture")
-_SESSION_LOOP = (
-    TEMPLATE.replace("import pytest\n", "import pytest\nimport pytest_asyncio\n")
-    .replace('@pytest.fixture(scope="session")', '@pytest_asyncio.fixture(scope="session", loop_scope="session")')
-    .replace("@pytest.mark.asyncio\n", '@pytest.mark.asyncio(loop_scope="session")\n')
-)
 
 CASES = {
     "09-fixed-fixture": {
