@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from kit import bench, bench_schema
+from kit import bench, bench_fixtures, bench_schema
 from kit.bench_result import SCHEMA_VERSION, BenchResult
 
 NUMBER = (int, float)
@@ -32,9 +32,11 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_json_has_the_documented_top_level_keys(cli_run: dict[str, Any]) -> None:
     data = cli_run["data"]
-    assert {"schema_version", "settings", "machine", "fixture_strategies", "baseline", "skipped", "analyzer", "startup", "targets"} <= data.keys()
+    assert {"schema_version", "settings", "machine", "fixture_strategies", "baseline", "baseline_session_loop", "skipped",
+            "analyzer", "startup", "targets"} <= data.keys()
     assert data["schema_version"] == SCHEMA_VERSION
     assert data["settings"]["tests"] == 5 and data["settings"]["quick"] is True
+    assert data["settings"]["parts"] == ["fixtures", "analyzer", "startup"]  # --quick leaves out the course
 
 
 def test_fixture_strategies_have_numbers_and_ratios(cli_run: dict[str, Any]) -> None:
@@ -43,11 +45,19 @@ def test_fixture_strategies_have_numbers_and_ratios(cli_run: dict[str, Any]) -> 
     assert STRATEGY_NAMES <= names
     skipped = {s["name"] for s in cli_run["data"]["skipped"]}
     assert names | skipped == STRATEGY_NAMES | {"connect_per_test_socket"}  # the socket run is measured or explained
+    repeats = cli_run["data"]["settings"]["repeats"]
     for row in rows:
         assert isinstance(row["per_test_ms"], NUMBER) and math.isfinite(row["per_test_ms"])
-        assert isinstance(row["ratio_to_cheapest"], NUMBER)
-        assert len(row["session_s_samples"]) == cli_run["data"]["settings"]["repeats"]
-    assert min(row["ratio_to_cheapest"] for row in rows) == pytest.approx(1.0, abs=0.01)
+        assert isinstance(row["per_test_mean_ms"], NUMBER) and math.isfinite(row["per_test_mean_ms"])
+        assert row["ratio_to_cheapest"] is None or isinstance(row["ratio_to_cheapest"], NUMBER)
+        assert len(row["session_s_samples"]) == len(row["per_test_ms_samples"]) == repeats
+        # each strategy is compared with the empty test on its own kind of loop
+        assert row["compared_with"] == ("baseline_session_loop" if row["name"].startswith("session_loop") else "baseline")
+    ratios = [row["ratio_to_cheapest"] for row in rows if row["ratio_to_cheapest"] is not None]
+    assert not ratios or min(ratios) == pytest.approx(1.0, abs=0.01)
+    for key in ("baseline", "baseline_session_loop"):
+        base = cli_run["data"][key]
+        assert base["name"] == key and base["per_test_ms"] > 0 and len(base["session_s_samples"]) == repeats
 
 
 def test_analyzer_agrees_with_information_schema_on_the_large_schema(cli_run: dict[str, Any]) -> None:
@@ -81,8 +91,11 @@ def test_startup_machine_and_targets(cli_run: dict[str, Any]) -> None:
 def test_result_gives_frames_a_chart_and_json(cli_run: dict[str, Any], tmp_path: Path) -> None:
     result = BenchResult(cli_run["data"])
     frame = result.to_frame()
-    assert STRATEGY_NAMES | {"baseline"} <= set(frame.index)
-    assert frame.loc["baseline", "per_test_ms"] == 0.0
+    assert STRATEGY_NAMES | {"baseline", "baseline_session_loop"} <= set(frame.index)
+    assert list(frame.index[:2]) == ["baseline", "baseline_session_loop"]
+    assert frame.loc["baseline", "per_test_ms"] == frame.loc["baseline_session_loop", "per_test_ms"] == 0.0
+    assert frame.loc["session_loop_rollback", "compared_with"] == "baseline_session_loop"
+    assert result.analyzer_frame().loc["information_schema foreign keys (baseline)", "same_result"] is True
     assert "information_schema foreign keys (baseline)" in result.analyzer_frame().index
     figure = result.plot()
     assert len(figure.axes) == 2
@@ -131,6 +144,67 @@ def test_json_to_a_directory_is_refused(tmp_path: Path, capsys: pytest.CaptureFi
 def test_run_rejects_a_bad_test_count() -> None:
     with pytest.raises(bench.BenchError, match="tests must be a whole number from 1"):
         bench.run(quick=True, tests=0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"parts": {"fixtures", "speed"}}, "unknown part(s) 'speed': choose one or more of fixtures, analyzer, startup, course"),
+        ({"parts": []}, "no part chosen"),
+        ({"parts": {"fixtures"}, "course": True}, "course=True contradicts parts=['fixtures']"),
+    ],
+)
+def test_run_rejects_bad_parts(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(bench.BenchError) as caught:
+        bench.run(quick=True, **kwargs)
+    assert message in str(caught.value)
+
+
+def test_cli_rejects_a_bad_part(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main(["--parts", "fixtures,speed"]) == 2
+    assert "unknown part(s) 'speed'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def analyzer_only() -> BenchResult:
+    """A run of the analyzer part alone (the large schema is reused from cli_run or built here)."""
+    return bench.run(quick=True, parts="analyzer", progress=False)
+
+
+def test_a_run_of_some_parts_leaves_the_others_unmeasured(analyzer_only: BenchResult) -> None:
+    data = analyzer_only.data
+    assert data["settings"]["parts"] == ["analyzer"] and data["settings"]["course"] is False
+    assert data["fixture_strategies"] == [] and data["baseline"] is None and data["baseline_session_loop"] is None
+    assert data["startup"]["server_cold_s"] is None and data["startup"]["course_s"] is None
+    assert data["analyzer"]["same_result"] is True
+    by_name = {t["name"]: t["ok"] for t in data["targets"]}
+    assert by_name["session-loop rollback, per test above an empty async test"] is None
+    assert by_name["server ready from nothing (cold)"] is None
+    assert by_name["analyzer finds the same foreign keys"] is True
+    assert len(analyzer_only.plot().axes) == 1  # only the analyzer's panel
+    with pytest.raises(bench.BenchError, match="did not measure the fixtures part .it measured: analyzer."):
+        analyzer_only.to_frame()
+
+
+def test_per_test_cost_is_the_median_paired_with_the_same_rounds_baseline() -> None:
+    session = bench_fixtures.Session
+    rollback = next(s for s in bench_fixtures.STRATEGIES if s.name == "session_loop_rollback")
+    # three rounds; in the second the machine was busy and both sessions of that round were 5 ms slower per test
+    base = [session(1.0, 0.0010, 0.0010), session(2.0, 0.0060, 0.0060), session(1.0, 0.0011, 0.0011)]
+    runs = [session(1.2, 0.0019, 0.0018), session(2.2, 0.0080, 0.0069), session(1.2, 0.0020, 0.0019)]
+    row = bench_fixtures._strategy_row(rollback, runs, base, tests=100)
+    assert row["compared_with"] == "baseline_session_loop"
+    assert row["per_test_ms_samples"] == [0.8, 0.9, 0.8]
+    assert row["per_test_ms"] == 0.8
+    assert row["per_test_mean_ms"] == pytest.approx(0.9)  # median of the means (2.0 ms) minus the baseline's (1.1 ms)
+    assert row["absolute_per_test_ms"] == 1.9
+
+
+def test_rounds_alternate_their_order() -> None:
+    names = [s.name for s in bench_fixtures.STRATEGIES]
+    rounds = bench_fixtures._rounds(list(bench_fixtures.STRATEGIES), 3)
+    assert [[s.name for s in r] for r in rounds] == [names, names[::-1], names]
+    assert all(names.index(s.baseline) < names.index(s.name) for s in bench_fixtures.STRATEGIES if s.fixture)
 
 
 def test_progress_bar_prints_plain_lines_off_a_terminal() -> None:
