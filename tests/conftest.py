@@ -11,6 +11,7 @@ import pytest
 
 from kit.server import ensure_server
 from tests.kit_cli import kit, kit_env
+from tests.leaks import kit_connections_left
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -28,29 +29,10 @@ def private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 pytest_plugins = ["pytester"]
 
 
-async def _kit_connections_left(url: str) -> list[str]:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        rows = await conn.fetch(
-            "SELECT datname, usename, application_name, state FROM pg_stat_activity "
-            "WHERE pid <> pg_backend_pid() AND (application_name = 'loop-lab' OR usename LIKE 'loop\\_lab\\_%')"
-        )
-    finally:
-        await conn.close()
-    return [f"{r['usename']}@{r['datname']} ({r['application_name']}, {r['state']})" for r in rows]
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """No leaks: after the whole suite, the server has no connection left open from the kit."""
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + 5  # backends of just-closed connections take a moment to exit
-    while (left := asyncio.run(_kit_connections_left(os.environ["DATABASE_URL"]))) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    left = kit_connections_left(os.environ["DATABASE_URL"])
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if left:
         if reporter:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import html
+import json
 import os
 import re
 from collections.abc import Callable
@@ -25,6 +26,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+
+from kit.config import DatabaseConfig
+from tests.leaks import kit_connections_left
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -94,7 +98,8 @@ def execute(name: str, *, timeout: int = 300) -> tuple[Pass, Pass]:
     """Run notebook ``name`` top to bottom, then again in the same kernel; return both passes.
 
     Fails (AssertionError) when a cell tagged raises-exception did not raise, when any other cell
-    raised, or when the second pass fails where the first passed or the other way round.
+    raised, when the second pass fails where the first passed or the other way round, when the
+    notebook leaves a connection of the kit's open, or when an output shows the database password.
     """
     path = NOTEBOOKS / name
     source = nbformat.read(path, as_version=4)
@@ -109,7 +114,12 @@ def execute(name: str, *, timeout: int = 300) -> tuple[Pass, Pass]:
                     client.execute_cell(cell, index)
                 except CellExecutionError as exc:
                     raise AssertionError(f"{name}: cell {cell.get('id')!r} raised but is not tagged {RAISES}:\n{exc}") from None
+        left = kit_connections_left(env["DATABASE_URL"])  # the kernel is still running: the notebook closed its own
+    assert not left, f"{name} left connections open: {left}"
     passes = Pass(first), Pass(second)
+    password = DatabaseConfig.from_url(env["DATABASE_URL"]).password
+    for run in passes:
+        assert password not in json.dumps(run.nb), f"{name} shows the database password in an output"
     for number, run in enumerate(passes, 1):
         for cell in run.nb.cells:
             if cell.cell_type == "code" and RAISES in cell.metadata.get("tags", []) and not run.failed(cell):
