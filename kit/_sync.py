@@ -1,30 +1,31 @@
-"""Run a coroutine to completion from synchronous code, even where an event loop is already running.
+"""Run blocking or async work from synchronous code, even where an event loop is already running.
 
-Jupyter kernels run their own loop in the cell's thread, so ``asyncio.run`` would fail there; in that case
-the coroutine runs on a fresh loop in a short-lived worker thread instead.
+Jupyter kernels run their own loop in the cell's thread, so ``asyncio.run`` (or anything that starts
+an event loop, such as nbclient) would fail there; in that case the work runs in a short-lived worker
+thread instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
 
-def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` on a new event loop and return its result (the sync twin of ``await coro``)."""
+def call_off_loop(func: Callable[[], T]) -> T:
+    """Call ``func()`` here, or in a worker thread when this thread runs an event loop; return its result."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(coro)
+        return func()
     outcome: dict[str, Any] = {}
 
     def _worker() -> None:
         try:
-            outcome["value"] = asyncio.run(coro)
+            outcome["value"] = func()
         except BaseException as exc:  # re-raised in the caller's thread
             outcome["error"] = exc
 
@@ -34,3 +35,8 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
+
+
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on a new event loop and return its result (the sync twin of ``await coro``)."""
+    return call_off_loop(lambda: asyncio.run(coro))

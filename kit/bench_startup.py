@@ -8,13 +8,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-T = TypeVar("T")
+from kit._sync import call_off_loop
+
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 _EXTERNAL = ("DATABASE_URL", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME")
 _READY = re.compile(r"([0-9.]+) s\)\s*$", re.MULTILINE)  # "database ready: URL  (kit, 1.10 s)"
@@ -57,30 +56,6 @@ def _reported(stdout: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def _off_the_loop(func: Callable[[], T]) -> T:
-    """Call ``func`` in a worker thread when this thread runs an event loop (a Jupyter kernel does)."""
-    import asyncio
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return func()
-    outcome: dict[str, Any] = {}
-
-    def _worker() -> None:
-        try:
-            outcome["value"] = func()
-        except BaseException as exc:  # re-raised in the caller's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=_worker, name="loop-lab-bench", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
 def course(notebooks: Path = NOTEBOOKS_DIR) -> dict[str, Any]:
     """Execute every ``notebooks/*.ipynb`` in order with nbclient (kernel python3, cwd ``notebooks/``).
 
@@ -101,7 +76,7 @@ def course(notebooks: Path = NOTEBOOKS_DIR) -> dict[str, Any]:
         client = NotebookClient(book, kernel_name="python3", timeout=_CELL_TIMEOUT_S, resources={"metadata": {"path": str(notebooks)}})
         began = time.perf_counter()
         try:
-            _off_the_loop(client.execute)
+            call_off_loop(client.execute)
             error = None
         except Exception as exc:  # a failing cell, a cell timeout or a dead kernel: reported, the course goes on
             lines = str(exc).strip().splitlines()
