@@ -27,6 +27,11 @@ Views: a view that uses the column directly has depth 1; every view or materiali
 on an affected view has depth 2, 3, ... whichever of its columns it reads, because dropping the
 column forces the whole view underneath it to be dropped (that is what ``DROP COLUMN ... CASCADE``
 removes).
+
+Not reported (DataFlow's API has no type for them, or PostgreSQL records nothing to read): generated
+columns, row-level security policies, statistics objects, rules on tables, SQL functions with
+``BEGIN ATOMIC`` bodies, trigger functions of *other* tables that mention the column, dynamic SQL
+inside function bodies, and whole-row references in views.
 """
 
 from __future__ import annotations
