@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -140,12 +141,17 @@ def _loop_lab_dsn() -> str:
         pytest.fail(f"Loop Lab has no database to test against: {exc}", pytrace=False)
 
 
-async def _open(dsn: str) -> asyncpg.Connection:
-    """Open a kit connection, turning a connection failure into a short test failure."""
+@asynccontextmanager
+async def _opened(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A kit connection, closed (awaited) on exit; a connection failure becomes a short test failure."""
     try:
-        return await connect(dsn)
+        conn = await connect(dsn)
     except (DatabaseUnavailable, InvalidDatabaseURL) as exc:
         pytest.fail(str(exc), pytrace=False)
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 # --- 1. the seed's recommended pattern: function scope, a new connection per test ----------------------
@@ -163,12 +169,9 @@ async def test_connection(database_config: str) -> AsyncIterator[asyncpg.Connect
 
     It lives on the test's own event loop, so it works with plain ``@pytest.mark.asyncio`` tests.
     """
-    conn = await _open(database_config)
-    try:
+    async with _opened(database_config) as conn:
         await conn.fetchval("SELECT 1")
         yield conn
-    finally:
-        await conn.close()
 
 
 @pytest_asyncio.fixture
@@ -245,11 +248,8 @@ def database_settings(_loop_lab_dsn: str) -> DatabaseConfig:
 @pytest_asyncio.fixture
 async def session_config_connection(database_settings: DatabaseConfig) -> AsyncIterator[asyncpg.Connection]:
     """A new connection per test, opened from the session's ``database_settings`` and closed afterwards."""
-    conn = await _open(database_settings.url)
-    try:
+    async with _opened(database_settings.url) as conn:
         yield conn
-    finally:
-        await conn.close()
 
 
 # --- 3. one session loop: share a connection, isolate tests with a rollback ----------------------------
@@ -263,11 +263,8 @@ async def shared_connection(database_settings: DatabaseConfig) -> AsyncIterator[
     ``@pytest.mark.asyncio(loop_scope="session")`` (or set ``pytestmark`` per module). A test on its
     own function loop gets "attached to a different loop". Prefer ``db``, which isolates tests.
     """
-    conn = await _open(database_settings.url)
-    try:
+    async with _opened(database_settings.url) as conn:
         yield conn
-    finally:
-        await conn.close()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
