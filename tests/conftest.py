@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import os
-
 import pytest
 
-from kit.server import ensure_server
-from tests.kit_cli import kit, kit_env
-from tests.leaks import kit_connections_left
+from kit.db.server import ensure_server
+from tests.support.kit_cli import kit, kit_env
+from tests.support.leaks import kit_connections_left
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

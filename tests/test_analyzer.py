@@ -1,4 +1,4 @@
-"""kit.analyzer against a real PostgreSQL: every dependency kind, naming corner cases, failing closed.
+"""kit.db.analyzer against a real PostgreSQL: every dependency kind, naming corner cases, failing closed.
 
 Each test builds its objects in a schema of its own (dropped afterwards), so tests never collide.
 """
@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from kit.analyzer import (
+from kit.db.analyzer import (
     AnalyzerError,
     ConstraintDependency,
     DependencyAnalyzer,
@@ -29,12 +29,13 @@ from kit.analyzer import (
     ViewDependency,
 )
 
+
 def _dsn() -> str:
     """The database under test: $DATABASE_URL, or the kit's own server."""
     dsn = os.environ.get("DATABASE_URL")
     if dsn:
         return dsn
-    from kit.server import ensure_server
+    from kit.db.server import ensure_server
 
     return ensure_server()
 

@@ -1,4 +1,4 @@
-"""kit.audit: collect a suite without running it and flag async fixtures whose users run on a narrower loop."""
+"""kit.diagnose.audit: collect a suite without running it and flag async fixtures whose users run on a narrower loop."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from kit.audit import AuditError, audit, main
+from kit.diagnose.audit import AuditError, audit, main
 
 pytest_plugins = ["pytester"]
 

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from kit import bench, bench_fixtures, bench_schema
-from kit.bench_result import SCHEMA_VERSION, BenchResult
+from kit import bench
+from kit.bench import schema as bench_schema
+from kit.bench import strategies as bench_fixtures
+from kit.bench.result import SCHEMA_VERSION, BenchResult
 
 NUMBER = (int, float)
 STRATEGY_NAMES = {"connect_per_test_tcp", "session_config_per_test", "session_loop_rollback", "session_loop_pool"}
@@ -105,8 +107,8 @@ def test_result_gives_frames_a_chart_and_json(cli_run: dict[str, Any], tmp_path:
 
 def test_schema_is_reused_when_its_shape_matches(cli_run: dict[str, Any]) -> None:
     from kit._sync import run_sync
-    from kit.connections import connect
-    from kit.server import ensure_server
+    from kit.db.connections import connect
+    from kit.db.server import ensure_server
 
     async def _ensure() -> dict[str, Any]:
         conn = await connect(ensure_server())
@@ -221,7 +223,7 @@ def test_course_runs_notebooks_in_order_and_reports_failures(tmp_path: Path) -> 
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from kit import bench_startup
+    from kit.bench import startup as bench_startup
 
     nbformat.write(new_notebook(cells=[new_code_cell("import os\nopen('ran-first', 'w').write(os.getcwd())")]), tmp_path / "01-first.ipynb")
     nbformat.write(new_notebook(cells=[new_code_cell("1 / 0")]), tmp_path / "02-broken.ipynb")
@@ -234,7 +236,7 @@ def test_course_runs_notebooks_in_order_and_reports_failures(tmp_path: Path) -> 
 
 
 def test_course_without_notebooks_reports_none_with_a_note(tmp_path: Path) -> None:
-    from kit import bench_startup
+    from kit.bench import startup as bench_startup
 
     ran = bench_startup.course(tmp_path)
     assert ran["course_s"] is None and ran["ok"] is None and "no notebooks" in ran["note"]

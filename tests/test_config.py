@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kit.config import ConfigError, DatabaseConfig, ServerNotStarted, mask_url
+from kit.db.config import ConfigError, DatabaseConfig, ServerNotStarted, mask_url
 
 
 def test_database_url_wins() -> None:

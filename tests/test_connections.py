@@ -1,4 +1,4 @@
-"""kit.connections against the real PostgreSQL: clear connect errors, and a manager that closes what it opens."""
+"""kit.db.connections against the real PostgreSQL: clear connect errors, and a manager that closes what it opens."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from kit.config import ConfigError, DatabaseConfig
-from kit.connections import APPLICATION_NAME, ConnectionManager, DatabaseUnavailable, InvalidDatabaseURL, connect, create_pool
+from kit.db.config import ConfigError, DatabaseConfig
+from kit.db.connections import APPLICATION_NAME, ConnectionManager, DatabaseUnavailable, InvalidDatabaseURL, connect, create_pool
 
 SECRET = "sekrit-pw-7f3a"
 
@@ -21,7 +21,7 @@ SECRET = "sekrit-pw-7f3a"
 @pytest.fixture(scope="module")
 def settings() -> DatabaseConfig:
     """The database under test, from the kit's server or $DATABASE_URL."""
-    from kit.server import ensure_server
+    from kit.db.server import ensure_server
 
     ensure_server()
     return DatabaseConfig.from_environment()

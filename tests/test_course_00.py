@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.notebook_runner import Pass, committed_without_outputs, no_cell_raises, passes_fixture
+from tests.support.notebook_runner import Pass, committed_without_outputs, no_cell_raises, passes_fixture
 
 NAME = "00_check_your_setup.ipynb"
 passes = passes_fixture(NAME)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.notebook_runner import Pass, committed_without_outputs, no_cell_raises, passes_fixture
+from tests.support.notebook_runner import Pass, committed_without_outputs, no_cell_raises, passes_fixture
 
 NAME = "01_reproduce_the_failure.ipynb"
 DIFFERENT_LOOP = "attached to a different loop"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from tests.notebook_runner import Pass, committed_without_outputs, passes_fixture
+from kit.course.scenarios import SCENARIOS
+from tests.support.notebook_runner import Pass, committed_without_outputs, passes_fixture
 
 NAME = "02_why_loops_collide.ipynb"
 DIFFERENT_LOOP = "attached to a different loop"
-EXPECTED = {  # findings.md section 2, pytest-asyncio 1.5.0
-    "A": "DIFF-LOOP", "B": "DIFF-LOOP", "C": "ScopeMismatch", "D": "DIFF-LOOP", "E": "pass",
-    "F": "pass", "G": "DIFF-LOOP", "H": "pass", "I": "pass", "I'": "DIFF-LOOP",
-}
+EXPECTED = {name: scenario.expected for name, scenario in SCENARIOS.items()}
 passes = passes_fixture(NAME)
 test_committed_without_outputs = committed_without_outputs(NAME)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.notebook_runner import Pass, committed_without_outputs, no_cell_raises, passes_fixture, schema_exists
+from tests.support.notebook_runner import Pass, committed_without_outputs, no_cell_raises, passes_fixture, schema_exists
 
 NAME = "04_sync_session_config.ipynb"
 passes = passes_fixture(NAME)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.notebook_runner import Pass, committed_without_outputs, passes_fixture, schema_exists
+from tests.support.notebook_runner import Pass, committed_without_outputs, passes_fixture, schema_exists
 
 NAME = "06_dependency_analyzer.ipynb"
 passes = passes_fixture(NAME)

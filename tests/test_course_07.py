@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.notebook_runner import Pass, committed_without_outputs, no_cell_raises, passes_fixture
+from tests.support.notebook_runner import Pass, committed_without_outputs, no_cell_raises, passes_fixture
 
 NAME = "07_what_it_costs.ipynb"
 STRATEGIES = ("baseline", "baseline_session_loop", "connect_per_test_tcp", "connect_per_test_socket", "session_config_per_test",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.notebook_runner import Pass, committed_without_outputs, passes_fixture
+from tests.support.notebook_runner import Pass, committed_without_outputs, passes_fixture
 
 NAME = "08_jupyters_own_loop.ipynb"
 RUNNER_REFUSES = "Runner.run() cannot be called from a running event loop"

@@ -13,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.notebook_runner import NOTEBOOKS, Pass, committed_without_outputs, execute, no_cell_raises
+from tests.support.notebook_runner import NOTEBOOKS, Pass, committed_without_outputs, execute, no_cell_raises
 
 NAME = "09_migrating_a_test_file.ipynb"
 SHIPPED = NOTEBOOKS / "migration" / "test_dependency_analyzer_integration.py"

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tests.notebook_runner import NOTEBOOKS, RAISES, stripped
+from tests.support.notebook_runner import NOTEBOOKS, RAISES, stripped
 
 COURSE = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 

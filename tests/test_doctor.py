@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from kit import doctor
-from kit.config import DatabaseConfig
-from tests.kit_cli import kit, kit_env
+from kit.course import doctor
+from kit.db.config import DatabaseConfig
+from tests.support.kit_cli import kit, kit_env
 
 
 def test_all_green_on_a_set_up_machine() -> None:

@@ -7,14 +7,15 @@ import pkgutil
 
 import pytest
 
-import kit.exercises as exercises
+import kit.course.exercises as exercises
+import tests.exercise_cases as exercise_cases
 
 
 def _cases() -> list[tuple[str, dict]]:
     found = []
-    for module_info in pkgutil.iter_modules(exercises.__path__):
-        module = importlib.import_module(f"kit.exercises.{module_info.name}")
-        found += [(key, cases) for key, cases in getattr(module, "CASES", {}).items()]
+    for module_info in pkgutil.iter_modules(exercise_cases.__path__):
+        module = importlib.import_module(f"tests.exercise_cases.{module_info.name}")
+        found += [(key, cases) for key, cases in module.CASES.items()]
     return found
 
 

@@ -16,7 +16,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.kit_cli import kit, kit_env
+from tests.support.kit_cli import kit, kit_env
 
 INNER_INI = "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
 
@@ -122,15 +122,15 @@ def _execute(path: Path, env: dict[str, str], allow_errors: bool = False) -> nbf
 
 
 def test_cells_out_of_order_get_a_clear_message(tmp_path: Path) -> None:
-    path = _notebook(tmp_path / "order.ipynb", "import kit.notebook as nb\nnb.run()")
+    path = _notebook(tmp_path / "order.ipynb", "import kit.course.notebook as nb\nnb.run()")
     nb = _execute(path, kit_env(), allow_errors=True)
     error = next(o for o in nb.cells[0].outputs if o.output_type == "error")
-    assert error.ename == "NotebookError" and "Call kit.notebook.setup() first" in error.evalue
+    assert error.ename == "NotebookError" and "Call kit.course.notebook.setup() first" in error.evalue
 
 
 def test_two_notebooks_and_a_test_run_share_one_server(private_home: Path, tmp_path: Path) -> None:
     env = kit_env(private_home)
-    code = "import kit.notebook as nb\nprint('DSN', nb.setup())"
+    code = "import kit.course.notebook as nb\nprint('DSN', nb.setup())"
     notebooks = [_notebook(tmp_path / f"nb{i}.ipynb", code) for i in range(2)]
     (tmp_path / "suite").mkdir()
     with ThreadPoolExecutor(3) as pool:

@@ -1,4 +1,4 @@
-"""The loop guard (kit.guard) against real PostgreSQL: broken fixture patterns become a clear
+"""The loop guard (kit.diagnose.guard) against real PostgreSQL: broken fixture patterns become a clear
 LoopMismatchError before any query; correct patterns and unguarded runs are left alone."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from kit.guard import FLAG, fix_advice
+from kit.diagnose.guard import FLAG, fix_advice
 
 pytest_plugins = ["pytester"]
 
@@ -23,7 +23,7 @@ import pytest_asyncio
 DSN = os.environ["DATABASE_URL"]
 """
 
-# Scenario A of findings section 2: a session pool, tests on function loops, no loop settings.
+# Scenario A of kit.course.scenarios: a session pool, tests on function loops, no loop settings.
 SESSION_POOL = """
 @pytest_asyncio.fixture(scope="session")
 async def session_pool():
@@ -248,20 +248,20 @@ def dsn() -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
         return url
-    from kit.server import ensure_server
+    from kit.db.server import ensure_server
 
     return ensure_server()
 
 
 @pytest.fixture
 def run(pytester: pytest.Pytester, dsn: str, monkeypatch: pytest.MonkeyPatch):
-    """Write a suite (HEADER + body) with an ini, run it with kit.guard loaded, return the result."""
+    """Write a suite (HEADER + body) with an ini, run it with kit.diagnose.guard loaded, return the result."""
     monkeypatch.setenv("DATABASE_URL", dsn)
 
     def _run(body: str, *args: str, ini: str = "asyncio_default_fixture_loop_scope = fixture-scope") -> pytest.RunResult:
         pytester.makeini(f"[pytest]\nasyncio_mode = strict\nasyncio_default_test_loop_scope = function\n{ini}\n")
         pytester.makepyfile(test_suite=HEADER + textwrap.dedent(body))
-        plugins = ("-p", "no:kit", "-p", "kit.guard", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning")
+        plugins = ("-p", "no:kit", "-p", "kit.diagnose.guard", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning")
         return pytester.runpytest(*plugins, *args)
 
     return _run
@@ -269,7 +269,7 @@ def run(pytester: pytest.Pytester, dsn: str, monkeypatch: pytest.MonkeyPatch):
 
 def _assert_guarded(result: pytest.RunResult) -> str:
     text = result.stdout.str()
-    assert "kit.guard.LoopMismatchError" in text
+    assert "kit.diagnose.guard.LoopMismatchError" in text
     assert "Stopped before any query was sent" in text
     for raw in RAW_FAILURES:
         assert raw not in text
@@ -386,9 +386,9 @@ def test_fix_advice_for_a_function_scoped_fixture_on_the_session_loop():
     assert "drop loop_scope from 'db'" in advice and "function-scoped (drop scope" not in advice
 
 
-# The kit's own plugin (entry point "kit") loads the guard: no "-p kit.guard" needed.
+# The kit's own plugin (entry point "kit") loads the guard: no "-p kit.diagnose.guard" needed.
 KIT_BROKEN = """
-from kit.patterns.broken import session_pool
+from kit.course.broken import session_pool
 
 @pytest.mark.asyncio
 async def test_broken(session_pool):

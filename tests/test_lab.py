@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import websocket
 
-from tests.lab_server import Lab, running_lab
+from tests.support.lab_server import Lab, running_lab
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE = """

@@ -13,8 +13,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from kit.learners import database_name, ensure_learner_database
-from tests.kit_cli import kit_env
+from kit.db.learners import database_name, ensure_learner_database
+from tests.support.kit_cli import kit_env
 
 LEARNERS = [f"learner-{i:02d}" for i in range(27)] + ["Zoë Ünïcode", "anna.o'brien", 'x"; DROP DATABASE loop_lab; --']
 NEIGHBOUR = "room-neighbour"  # provisioned first; every learner then tries to enter its database

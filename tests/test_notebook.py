@@ -1,4 +1,4 @@
-"""kit.notebook in a real Jupyter kernel against the real PostgreSQL, and kit.timeline on its own.
+"""kit.course.notebook in a real Jupyter kernel against the real PostgreSQL, and kit.diagnose.recorder on its own.
 
 One kernel runs one notebook whose cells (a) reproduce the session-pool failure, (d) rerun it,
 (b) run the fixed version, draw the timeline, and (e) show what plain ipytest does. Each cell prints
@@ -17,8 +17,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-import kit.notebook as nb
-from kit.timeline import exception_chain, root_cause, short_message
+import kit.course.notebook as nb
 
 DIFFERENT_LOOP = "attached to a different loop"
 
@@ -92,7 +91,7 @@ CELLS = {
     "setup": """
 import json, sys
 import ipytest
-import kit.notebook as nb
+import kit.course.notebook as nb
 
 def emit(obj):
     print("@@" + json.dumps(obj, default=str))
@@ -288,40 +287,3 @@ def test_setup_and_run_refuse_outside_a_notebook() -> None:
         nb.setup()
     with pytest.raises(nb.NotebookError, match=r"setup\(\) first"):
         nb.run()
-
-
-# --- root cause, on exception chains built here ------------------------------------------------------------
-
-
-def _chained() -> BaseException:
-    """The shape asyncpg produces: the loop error, then an InterfaceError while the pool releases."""
-    try:
-        try:
-            raise RuntimeError(
-                "Task <Task pending name='Task-2' coro=<test_one() running at t.py:3> cb=[_run_until_complete_cb() "
-                "at base_events.py:180]> got Future <Future pending cb=[BaseProtocol._on_waiter_completed()]> "
-                "attached to a different loop"
-            )
-        except RuntimeError:
-            raise ConnectionError("cannot perform operation: another operation is in progress")
-    except ConnectionError as exc:
-        return exc
-
-
-def test_root_cause_prefers_the_loop_error_and_trims_reprs() -> None:
-    outer = _chained()
-    cause = root_cause(outer)
-    assert type(cause) is RuntimeError
-    assert short_message(cause) == "Task <Task pending ...> got Future <Future pending ...> attached to a different loop"
-    assert [type(exc) for exc in exception_chain(outer)] == [ConnectionError, RuntimeError]
-
-
-def test_root_cause_keeps_the_outer_error_without_a_known_pattern() -> None:
-    try:
-        try:
-            raise KeyError("id")
-        except KeyError as inner:
-            raise ValueError("bad row\nsecond line") from inner
-    except ValueError as exc:
-        assert root_cause(exc) is exc
-        assert short_message(exc) == "bad row"

@@ -1,4 +1,4 @@
-"""The broken patterns fail the way findings.md describes (pytest-asyncio 1.5.0), in real inner pytest sessions.
+"""The broken patterns fail the way kit.course.patterns describes (pytest-asyncio 1.5.0), in real inner pytest sessions.
 
 Inner sessions leave ``asyncio_default_fixture_loop_scope`` unset, as the seed's suite did: that is
 the setting under which a session-scoped fixture silently gets its own loop (scenario A).
@@ -10,10 +10,10 @@ from collections.abc import Iterator
 
 import pytest
 
-import kit.patterns.broken
-import kit.pytest_plugin
-from kit.config import DatabaseConfig
-from kit.patterns import PATTERNS, records
+import kit.course.broken
+import kit.plugin
+from kit.course.patterns import PATTERNS, records
+from kit.db.config import DatabaseConfig
 
 pytest_plugins = ["pytester"]
 
@@ -28,7 +28,7 @@ IN_PROGRESS = "*InterfaceError: cannot perform operation: another operation is i
 @pytest.fixture
 def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.Pytester]:
     """A pytester whose inner sessions talk to the database under test, configured like the seed's suite."""
-    from kit.server import ensure_server
+    from kit.db.server import ensure_server
 
     ensure_server()
     monkeypatch.setenv("DATABASE_URL", DatabaseConfig.from_environment().url)
@@ -44,7 +44,7 @@ def test_session_pool_gets_a_different_loop(inner: pytest.Pytester) -> None:
     inner.makepyfile(
         test_pool="""
         import pytest
-        from kit.patterns.broken import session_pool
+        from kit.course.broken import session_pool
 
         @pytest.mark.asyncio
         @pytest.mark.parametrize("i", range(3))
@@ -64,7 +64,7 @@ def test_session_connection_breaks_after_the_first_test(inner: pytest.Pytester) 
     inner.makepyfile(
         test_conn="""
         import pytest
-        from kit.patterns.broken import session_connection
+        from kit.course.broken import session_connection
 
         @pytest.mark.asyncio
         @pytest.mark.parametrize("i", range(3))
@@ -86,7 +86,7 @@ def test_event_loop_override_is_ignored(inner: pytest.Pytester) -> None:
         import asyncio
         import pytest
 
-        pytest_plugins = ["kit.patterns.broken"]
+        pytest_plugins = ["kit.course.broken"]
 
         @pytest.mark.asyncio
         async def test_runs_in_the_override_loop(event_loop):
@@ -110,8 +110,8 @@ FIRE_AND_FORGET = """
 import asyncio
 import pytest
 from kit._sync import run_sync
-from kit.connections import APPLICATION_NAME, ConnectionManager, connect
-from kit.patterns.broken import FireAndForgetConnectionManager, fire_and_forget_manager
+from kit.db.connections import APPLICATION_NAME, ConnectionManager, connect
+from kit.course.broken import FireAndForgetConnectionManager, fire_and_forget_manager
 
 PIDS = []
 
@@ -167,7 +167,7 @@ def test_fire_and_forget_cleanup_is_not_done_when_it_returns(inner: pytest.Pytes
 
 
 def test_catalogue_names_fixtures_that_exist() -> None:
-    modules = {"kit.pytest_plugin": kit.pytest_plugin, "kit.patterns.broken": kit.patterns.broken}
+    modules = {"kit.plugin": kit.plugin, "kit.course.broken": kit.course.broken}
     for pattern in PATTERNS:
         for fixture in pattern.fixtures:
             assert hasattr(modules[pattern.module], fixture), (pattern.name, fixture)

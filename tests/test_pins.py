@@ -6,7 +6,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from kit.doctor import pins
+from kit.course.doctor import pins
 
 ROOT = Path(__file__).resolve().parents[1]
 

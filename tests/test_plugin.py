@@ -13,8 +13,8 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from kit.config import DatabaseConfig
-from kit.pytest_plugin import ALLOW_CLEANUP_ENV
+from kit.db.config import DatabaseConfig
+from kit.plugin import ALLOW_CLEANUP_ENV
 
 pytest_plugins = ["pytester"]
 
@@ -29,7 +29,7 @@ markers = integration: tests that need PostgreSQL
 @pytest.fixture(scope="module")
 def settings() -> DatabaseConfig:
     """The database under test, from the kit's server or $DATABASE_URL."""
-    from kit.server import ensure_server
+    from kit.db.server import ensure_server
 
     ensure_server()
     return DatabaseConfig.from_environment()
@@ -69,7 +69,7 @@ PIDS = []
 @pytest.mark.integration
 @pytest.mark.timeout(30)
 class TestExample:
-    """The seed document's example, unchanged apart from the kit's fixtures."""
+    """The seed pattern's example (docs/architecture.md), unchanged apart from the kit's fixtures."""
 
     @pytest.mark.asyncio
     async def test_database_operations(self, dependency_analyzer, test_connection):
@@ -143,7 +143,7 @@ def test_sync_session_settings_pattern_passes(inner: pytest.Pytester) -> None:
     inner.makepyfile(
         test_settings="""
         import pytest
-        from kit.config import DatabaseConfig
+        from kit.db.config import DatabaseConfig
 
         SEEN = []
 

@@ -1,17 +1,14 @@
-"""kit.scenarios: the ten loop-scope scenarios, run live against the real database, match the measured 1.5.0 column."""
+"""kit.course.scenarios: the ten loop-scope scenarios, run live against the real database, match the measured 1.5.0 column."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from kit.scenarios import COLUMNS, DIFFERENT_LOOP, SCENARIOS, ScenarioError, classify, run_scenarios
+from kit.course.scenarios import COLUMNS, DIFFERENT_LOOP, SCENARIOS, ScenarioError, classify, run_scenarios
 
-# findings.md section 2, pytest-asyncio 1.5.0 column (the version the course pins)
-EXPECTED = {
-    "A": "DIFF-LOOP", "B": "DIFF-LOOP", "C": "ScopeMismatch", "D": "DIFF-LOOP", "E": "pass",
-    "F": "pass", "G": "DIFF-LOOP", "H": "pass", "I": "pass", "I'": "DIFF-LOOP",
-}
+# The outcomes measured on the pinned pytest-asyncio, as the scenario definitions state them.
+EXPECTED = {name: scenario.expected for name, scenario in SCENARIOS.items()}
 UNSET_WARNING = 'The configuration option "asyncio_default_fixture_loop_scope" is unset'
 SCOPE_KWARG_WARNING = 'The "scope" keyword argument to the asyncio marker has been deprecated'
 

@@ -19,9 +19,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from kit import server
-from kit.config import STATE_FILE, DatabaseConfig, state_dir
-from tests.kit_cli import kit, kit_env
+from kit.db import server
+from kit.db.config import DatabaseConfig
+from kit.db.state import STATE_FILE, state_dir
+from tests.support.kit_cli import kit, kit_env
 
 
 def _state(home: Path) -> dict:

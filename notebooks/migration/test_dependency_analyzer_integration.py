@@ -12,8 +12,8 @@ the "before" picture, the seed's "Before (Problematic)" fixtures:
 import asyncpg
 import pytest
 
-from kit.analyzer import DependencyAnalyzer
-from kit.config import DatabaseConfig
+from kit.db.analyzer import DependencyAnalyzer
+from kit.db.config import DatabaseConfig
 
 SCHEMA = """
 CREATE TABLE test_mig_users (

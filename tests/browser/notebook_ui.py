@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Locator, Page
 
-from tests.lab_server import Lab
+from tests.support.lab_server import Lab
 
 _RAN = re.compile(r"^\[\d+\]:$")
 _KERNEL_IDLE = re.compile(r"^(?!No Kernel).+ \| Idle$")  # the status bar's "Python 3 (ipykernel) | Idle"

@@ -13,8 +13,8 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import ROOT
-from tests.lab_server import Lab
 from tests.browser.notebook_ui import html_table, open_notebook, restart_and_run_all, screenshot, wait_until_all_cells_ran
+from tests.support.lab_server import Lab
 
 NOTEBOOKS = ROOT / "notebooks"
 SETUP = "00_check_your_setup.ipynb"

@@ -1,0 +1,92 @@
+"""The command line, ``python -m kit`` or ``loop-lab``: thin wrappers; the work happens in the layers below."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+
+def _db(args: argparse.Namespace) -> int:
+    from kit.db import server
+    from kit.db.config import DatabaseConfig
+
+    if args.action == "start":
+        began = time.perf_counter()
+        url = server.ensure_server()
+        config = DatabaseConfig.from_url(url, source=DatabaseConfig.from_environment().source)
+        print(f"database ready: {config.masked_url}  ({config.source}, {time.perf_counter() - began:.2f} s)")
+        return 0
+    if args.action == "url":
+        print(server.ensure_server())
+        return 0
+    if args.action == "stop":
+        stopped = server.stop_server(remove=args.remove)
+        print("stopped the kit's server" if stopped else "the kit's server was not running")
+        if args.remove:
+            print("removed its data and state")
+        return 0
+    info = server.server_status()
+    if not args.quiet:
+        width = max(len(key) for key in info)
+        for key, value in info.items():
+            print(f"{key:<{width}}  {value}")
+    return 0 if info.get("running") else 3
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from kit.course import doctor
+
+    frame = doctor.run_checks()
+    print(doctor.format_table(frame))
+    return 0 if bool(frame["ok"].all()) else 1
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from kit.diagnose import audit
+
+    return audit.main(args.paths)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from kit import bench
+
+    return bench.main(args.options)  # bench parses its own options
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m kit", description="Loop Lab: event loops, async fixtures and asyncpg.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="the kit's private PostgreSQL server")
+    db.add_argument("action", choices=["start", "stop", "status", "url"],
+                    help="start (or reuse) it; stop it; show its status; print its full DSN (includes the password)")
+    db.add_argument("--remove", action="store_true", help="with stop: also delete the server's data and state")
+    db.add_argument("--quiet", action="store_true", help="with status: print nothing, exit 0 if the database answers, 3 if not")
+    db.set_defaults(func=_db)
+
+    doctor = commands.add_parser("doctor", help="check Python, pinned packages, the database and pytest-asyncio settings")
+    doctor.set_defaults(func=_doctor)
+
+    audit = commands.add_parser("audit", help="list async fixtures whose scope is wider than their loop scope")
+    audit.add_argument("paths", nargs="+", help="test files or directories to collect (nothing is run)")
+    audit.set_defaults(func=_audit)
+
+    bench = commands.add_parser("bench", help="measure fixture strategies, the analyzer and start-up (--quick, --json PATH, --png PATH)",
+                                add_help=False)
+    bench.set_defaults(func=_bench)
+
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "bench":
+        args.options = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    from kit.errors import KitError
+
+    try:
+        return args.func(args)
+    except KitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+

@@ -1,0 +1,1 @@
+"""What only the course needs: notebook helpers, pictures, scenarios, doctor, broken patterns, exercises."""

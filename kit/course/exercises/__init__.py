@@ -1,0 +1,98 @@
+"""Exercises for the course: a check that says what is wrong, a hint, and a solution shown only on request.
+
+In a notebook::
+
+    from kit.course.exercises import check, hint, solution
+    check("01-root-cause", my_answer)   # prints what is right or exactly what is wrong
+    hint("01-root-cause")               # a nudge
+    solution("01-root-cause")           # the answer, only when you ask for it
+
+Each notebook's exercises live in their own module (``kit.course.exercises.nb01`` ...) and register
+themselves with :func:`exercise`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kit.errors import ExerciseError
+
+Checker = Callable[[Any], "str | None"]
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: its checker returns None when the answer is right, else what is wrong with it."""
+
+    key: str
+    question: str
+    checker: Checker
+    hint: str
+    solution: str
+    praise: str = "Correct."
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one check: ``ok`` and the message shown to the learner."""
+
+    key: str
+    ok: bool
+    message: str
+
+    def __str__(self) -> str:
+        mark = "✅" if self.ok else "❌"
+        return f"{mark} [{self.key}] {self.message}"
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+_REGISTRY: dict[str, Exercise] = {}
+
+
+def exercise(key: str, question: str, hint: str, solution: str, praise: str = "Correct.") -> Callable[[Checker], Checker]:
+    """Register the decorated function as the checker of exercise ``key``."""
+
+    def register(checker: Checker) -> Checker:
+        if key in _REGISTRY:
+            raise ExerciseError(f"exercise {key!r} is registered twice")
+        _REGISTRY[key] = Exercise(key, question, checker, hint, solution, praise)
+        return checker
+
+    return register
+
+
+def _load_all() -> None:
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+
+
+def get(key: str) -> Exercise:
+    """The exercise registered under ``key``; an unknown key lists the known ones."""
+    _load_all()
+    try:
+        return _REGISTRY[key]
+    except KeyError:
+        raise ExerciseError(f"No exercise called {key!r}. Known exercises: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def check(key: str, answer: Any) -> Verdict:
+    """Check ``answer``; the returned verdict shows as what is right or exactly what is wrong."""
+    item = get(key)
+    problem = item.checker(answer)
+    return Verdict(key, problem is None, item.praise if problem is None else f"Not yet: {problem}")
+
+
+def hint(key: str) -> None:
+    """Print the hint of exercise ``key``."""
+    print(f"Hint: {get(key).hint}")
+
+
+def solution(key: str) -> None:
+    """Print the solution of exercise ``key`` (only call it once you have tried)."""
+    print(get(key).solution)

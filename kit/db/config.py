@@ -1,0 +1,174 @@
+"""Where the database is: one place that decides which PostgreSQL the kit talks to.
+
+Order of precedence:
+
+1. ``DATABASE_URL`` if it is set;
+2. the seed's ``DB_HOST``/``DB_PORT``/``DB_USER``/``DB_PASSWORD``/``DB_NAME`` if ``DB_HOST`` is set;
+3. with ``LOOP_LAB_ADMIN_URL`` set, this learner's own database on that central server (:mod:`kit.db.learners`);
+4. the kit's own private server, recorded in a state file by :mod:`kit.db.server`.
+
+:func:`choose` makes that decision, in this one place; :func:`kit.db.server.ensure_server` acts on it.
+
+The kit never probes ``localhost:5432`` on its own. Passwords are masked in every ``repr`` and
+message; only :attr:`DatabaseConfig.url` holds the full secret, and asking for it is explicit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, NamedTuple
+from urllib.parse import quote, unquote, urlsplit
+
+from kit.db.state import LEARNER_STATE_FILE, STATE_FILE, read_state
+from kit.errors import ConfigError, ServerNotStarted
+
+MASK = "***"
+# Databases the kit creates carry this comment; destructive fixtures check it before touching anything.
+OWNED_COMMENT = "loop-lab: created by the kit, disposable"
+
+# The seed pattern's defaults (docs/architecture.md, "The seed"), kept so suites written against it mean the same.
+SEED_DEFAULTS = {"DB_PORT": "5434", "DB_USER": "test_user", "DB_PASSWORD": "test_password", "DB_NAME": "kailash_test"}
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with its password replaced by ``***`` (unparseable URLs are masked whole)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        netloc = parts.netloc.rsplit("@", 1)
+        user = netloc[0].split(":", 1)[0]
+        return parts._replace(netloc=f"{user}:{MASK}@{netloc[1]}").geturl()
+    except ValueError:
+        return "<unparseable URL, hidden>"
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Connection settings for one PostgreSQL database, and where they came from."""
+
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    database: str
+    source: str
+    socket_dir: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The full DSN, password included; asyncpg accepts it."""
+        auth = quote(self.user, safe="")
+        if self.password:
+            auth += ":" + quote(self.password, safe="")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"postgresql://{auth}@{host}:{self.port}/{quote(self.database, safe='')}"
+
+    @property
+    def socket_url(self) -> str | None:
+        """The DSN over the unix socket, if the server has one the kit knows of."""
+        if not self.socket_dir:
+            return None
+        auth = quote(self.user, safe="") + (":" + quote(self.password, safe="") if self.password else "")
+        return f"postgresql://{auth}@/{quote(self.database, safe='')}?host={quote(self.socket_dir)}&port={self.port}"
+
+    @property
+    def masked_url(self) -> str:
+        """The DSN with the password replaced by ``***``: safe to print."""
+        return mask_url(self.url)
+
+    def __repr__(self) -> str:
+        return f"DatabaseConfig({self.masked_url!r}, source={self.source!r})"
+
+    @classmethod
+    def from_url(cls, url: str, source: str = "DATABASE_URL") -> DatabaseConfig:
+        """Parse a ``postgresql://`` URL, with an error that says what is wrong with it."""
+        where = f"{source}={mask_url(url)!r}"
+        try:
+            parts = urlsplit(url.strip())
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError(f"{where} is not a valid URL ({exc}). Expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE") from None
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ConfigError(
+                f"{where} must start with postgresql:// (got scheme {parts.scheme or 'none'!r}). "
+                "Expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+            )
+        if not parts.hostname:
+            raise ConfigError(f"{where} names no host. Expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
+        database = unquote(parts.path.lstrip("/"))
+        if not database:
+            raise ConfigError(f"{where} names no database. Add it after the host: .../DATABASE")
+        return cls(
+            host=parts.hostname,
+            port=port or 5432,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            database=database,
+            source=source,
+        )
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> DatabaseConfig:
+        """Build the configuration of the kit's own server (or a learner's database) from its state record."""
+        return cls(
+            host=state["host"],
+            port=int(state["port"]),
+            user=state["user"],
+            password=state["password"],
+            database=state["database"],
+            source=state.get("source", "kit"),
+            socket_dir=state.get("socket_dir"),
+        )
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> DatabaseConfig:
+        """Resolve the settings: ``DATABASE_URL``, else ``DB_HOST`` and friends, else the kit's server.
+
+        Raises :class:`ServerNotStarted` when neither variable is set and the kit's server has not
+        been started; :func:`kit.db.server.ensure_server` starts it.
+        """
+        choice = choose(environ)
+        if choice.config is not None:
+            return choice.config
+        state = read_state(LEARNER_STATE_FILE if choice.kind == "learner" else STATE_FILE)
+        if state is None:
+            raise ServerNotStarted(
+                "No database is configured and the kit's own server is not running. "
+                "Start it with `python -m kit db start` (or call kit.ensure_server()), "
+                "or set DATABASE_URL to a database of yours."
+            )
+        return cls.from_state(state)
+
+
+class Choice(NamedTuple):
+    """Which database the settings point at: an external one (with its config), a learner's, or the kit's."""
+
+    kind: Literal["external", "learner", "kit"]
+    config: DatabaseConfig | None = None  # for "external"
+    admin_url: str | None = None  # for "learner"
+
+
+def choose(environ: Mapping[str, str] | None = None) -> Choice:
+    """Decide which database the environment asks for (the order in this module's docstring)."""
+    env = os.environ if environ is None else environ
+    if env.get("DATABASE_URL"):
+        return Choice("external", DatabaseConfig.from_url(env["DATABASE_URL"]))
+    if env.get("DB_HOST"):
+        port = env.get("DB_PORT", SEED_DEFAULTS["DB_PORT"])
+        if not port.isdigit():
+            raise ConfigError(f"DB_PORT={port!r} is not a port number. Set it to a number such as 5432.")
+        config = DatabaseConfig(
+            host=env["DB_HOST"],
+            port=int(port),
+            user=env.get("DB_USER", SEED_DEFAULTS["DB_USER"]),
+            password=env.get("DB_PASSWORD", SEED_DEFAULTS["DB_PASSWORD"]),
+            database=env.get("DB_NAME", SEED_DEFAULTS["DB_NAME"]),
+            source="DB_HOST",
+        )
+        return Choice("external", config)
+    if env.get("LOOP_LAB_ADMIN_URL"):
+        return Choice("learner", admin_url=env["LOOP_LAB_ADMIN_URL"])
+    return Choice("kit")

@@ -1,0 +1,105 @@
+"""A room of learners on one central PostgreSQL (JupyterHub, a large BinderHub event).
+
+Set ``LOOP_LAB_ADMIN_URL`` to a role on the central server that may create roles and databases. On first
+use, each learner gets a login role and a database of their own, both named from the learner's name
+(``LOOP_LAB_LEARNER``, else ``JUPYTERHUB_USER``, else the OS user) reduced to safe characters plus a
+hash, so two different names never share a database. ``CONNECT`` on the database is revoked from
+``PUBLIC``: learners cannot open each other's databases. The learner's generated password lives in an
+owner-only state file, like the kit's own server's.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import re
+import secrets
+
+from kit._sync import run_sync
+from kit.db.config import OWNED_COMMENT, DatabaseConfig
+from kit.db.connections import connect, ping
+from kit.db.state import LEARNER_STATE_FILE, read_state, write_state
+from kit.errors import ConfigError, DatabaseUnavailable, LearnerError
+
+_PREFIX = "loop_lab_"
+_LOCK_KEY = 0x100B1AB  # one advisory lock for all provisioning on the central server
+
+
+def learner_name(environ: dict[str, str] | None = None) -> str:
+    """Who this learner is: ``LOOP_LAB_LEARNER``, else ``JUPYTERHUB_USER``, else the OS user."""
+    env = os.environ if environ is None else environ
+    name = (env.get("LOOP_LAB_LEARNER") or env.get("JUPYTERHUB_USER") or getpass.getuser()).strip()
+    if not name:
+        raise LearnerError("LOOP_LAB_LEARNER is empty. Set it to the learner's user name.")
+    return name
+
+
+def database_name(learner: str) -> str:
+    """The role and database name for ``learner``: lowercase letters, digits and ``_``, plus a hash of the full name."""
+    readable = re.sub(r"[^a-z0-9]+", "_", learner.lower()).strip("_")[:40] or "learner"
+    digest = hashlib.sha256(learner.encode()).hexdigest()[:8]
+    return f"{_PREFIX}{readable}_{digest}"
+
+
+def _ident(name: str) -> str:
+    # database_name() only ever yields [a-z0-9_]: quoting it is safe by construction, and checked here.
+    if not re.fullmatch(r"[a-z0-9_]{1,63}", name):
+        raise LearnerError(f"refusing unsafe identifier {name!r}")
+    return f'"{name}"'
+
+
+def _literal(secret: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", secret):
+        raise LearnerError("refusing an unsafe password literal")
+    return f"'{secret}'"
+
+
+async def _provision(admin_url: str, name: str, password: str) -> None:
+    admin = await connect(admin_url)
+    try:
+        await admin.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+        try:
+            if await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name):
+                await admin.execute(f"ALTER ROLE {_ident(name)} WITH LOGIN PASSWORD {_literal(password)}")
+            else:
+                await admin.execute(
+                    f"CREATE ROLE {_ident(name)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {_literal(password)}"
+                )
+            if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await admin.execute(f"CREATE DATABASE {_ident(name)} OWNER {_ident(name)}")
+            await admin.execute(f"REVOKE ALL ON DATABASE {_ident(name)} FROM PUBLIC")
+            await admin.execute(f"COMMENT ON DATABASE {_ident(name)} IS '{OWNED_COMMENT}'")
+        finally:
+            await admin.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+    finally:
+        await admin.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        run_sync(ping(url))
+    except DatabaseUnavailable:
+        return False
+    return True
+
+
+def ensure_learner_database(admin_url: str, learner: str | None = None) -> str:
+    """Return the DSN of this learner's own database on the central server, creating it on first use."""
+    who = learner or learner_name()
+    name = database_name(who)
+    admin = DatabaseConfig.from_url(admin_url, source="LOOP_LAB_ADMIN_URL")
+    try:
+        state = read_state(LEARNER_STATE_FILE)
+    except ConfigError:
+        state = None
+    if state and state.get("database") == name and state.get("host") == admin.host and state.get("port") == admin.port:
+        url = DatabaseConfig.from_state(state).url
+        if _answers(url):
+            return url
+    password = secrets.token_urlsafe(24)
+    run_sync(_provision(admin.url, name, password))
+    state = {"source": "learner", "learner": who, "host": admin.host, "port": admin.port, "user": name,
+             "password": password, "database": name}
+    write_state(state, LEARNER_STATE_FILE)
+    return DatabaseConfig.from_state(state).url

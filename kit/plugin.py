@@ -1,0 +1,301 @@
+"""Loop Lab's pytest plugin: database fixtures that are safe for pytest-asyncio's event loops.
+
+Registered through the ``pytest11`` entry point ``kit``, so every suite gets these fixtures once
+loop-lab is installed. Three families, each one of the lesson's working patterns:
+
+1. **The seed's recommended pattern** (everything function-scoped, a new connection per test):
+   ``database_config``, ``test_connection``, ``connection_manager``, ``dependency_analyzer`` and
+   ``clean_test_schema`` (opt-in, destructive, refuses databases the kit did not create).
+2. **The seed's alternative** (synchronous session-scoped configuration, async connection per test):
+   ``database_settings`` and ``session_config_connection``.
+3. **One session loop** (the pytest-asyncio 1.x way to share): ``shared_connection``, ``shared_pool``
+   and ``db``, a connection inside a transaction rolled back after each test. Tests using them
+   must run in the session loop: ``@pytest.mark.asyncio(loop_scope="session")``.
+
+Every connection has a connect timeout and a command timeout, and tests that use these fixtures
+get a ``timeout`` marker (``loop_lab_timeout`` ini option, 120 s by default) unless a timeout is
+configured already, so a dead server fails tests quickly instead of hanging them.
+The broken patterns live in :mod:`kit.course.broken` and are never registered here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from kit.db.config import OWNED_COMMENT, DatabaseConfig, mask_url
+from kit.db.connections import ConnectionManager, connect, create_pool
+from kit.db.server import ensure_server
+from kit.errors import DatabaseUnavailable, InvalidDatabaseURL, KitError
+
+if TYPE_CHECKING:
+    from kit.db.analyzer import DependencyAnalyzer
+
+pytest_plugins = ["kit.diagnose.guard"]  # the loop guard: off unless --loop-guard or loop_guard = true
+
+ALLOW_CLEANUP_ENV = "LOOP_LAB_ALLOW_CLEANUP"
+_DEFAULT_TIMEOUT = "120"
+_KIT_FIXTURES = frozenset(
+    {
+        "database_config", "test_connection", "connection_manager", "dependency_analyzer", "clean_test_schema",
+        "database_settings", "session_config_connection", "shared_connection", "shared_pool", "db",
+    }
+)
+
+# Drops relations and routines whose names literally begin with "test_" (left(), not LIKE, where "_"
+# would match any character) in the current schema. Skipped: extension members, and sequences owned
+# by a column (a table "test" with a serial id owns "test_id_seq"; dropping it would break that table).
+_CLEANUP_SQL = r"""
+DO $cleanup$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN
+        SELECT n.nspname, c.relname,
+               CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                              WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS kind
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = current_schema()
+          AND left(c.relname, 5) = 'test_'
+          AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+          AND NOT EXISTS (
+              SELECT 1 FROM pg_depend d
+              WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                AND (d.deptype = 'e' OR (c.relkind = 'S' AND d.deptype IN ('a', 'i') AND d.refobjid <> c.oid)))
+        ORDER BY array_position(ARRAY['m', 'v', 'f', 'p', 'r', 'S']::"char"[], c.relkind), c.relname
+    LOOP
+        EXECUTE format('DROP %s IF EXISTS %I.%I CASCADE', r.kind, r.nspname, r.relname);
+    END LOOP;
+    FOR r IN
+        SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) AS args
+        FROM pg_proc p
+        JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = current_schema()
+          AND left(p.proname, 5) = 'test_'
+          AND NOT EXISTS (
+              SELECT 1 FROM pg_depend d
+              WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+    LOOP
+        EXECUTE format('DROP ROUTINE IF EXISTS %I.%I(%s) CASCADE', r.nspname, r.proname, r.args);
+    END LOOP;
+END
+$cleanup$
+"""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Register ``--allow-cleanup`` and the plugin's ini options."""
+    group = parser.getgroup("loop-lab", "Loop Lab database fixtures")
+    group.addoption(
+        "--allow-cleanup",
+        action="append",
+        default=[],
+        metavar="DBNAME",
+        help="let clean_test_schema drop test_* objects in DBNAME although the kit did not create it "
+        f"(repeatable or comma-separated; also ${ALLOW_CLEANUP_ENV} and the loop_lab_allow_cleanup ini option)",
+    )
+    parser.addini(
+        "loop_lab_allow_cleanup", "databases clean_test_schema may clean although the kit did not create them", type="args"
+    )
+    parser.addini(
+        "loop_lab_timeout",
+        "default per-test timeout in seconds for tests using Loop Lab's database fixtures (0 disables)",
+        default=_DEFAULT_TIMEOUT,
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give tests that use the kit's database fixtures a timeout, unless one is configured already."""
+    value = config.getini("loop_lab_timeout") or "0"
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise pytest.UsageError(f"loop_lab_timeout = {value!r} is not a number of seconds; use e.g. 120, or 0 to disable it.") from None
+    if not seconds or not config.pluginmanager.hasplugin("timeout"):
+        return
+    if config.getoption("timeout", None) is not None or os.environ.get("PYTEST_TIMEOUT") or config.getini("timeout"):
+        return
+    for item in items:
+        uses_kit = _KIT_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        if uses_kit and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(seconds))
+
+
+# --- where the database is ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _loop_lab_dsn() -> str:
+    """The DSN of the database under test, from kit.db.server.ensure_server(), resolved once per session."""
+    try:
+        return ensure_server()
+    except KitError as exc:
+        pytest.fail(f"Loop Lab has no database to test against: {exc}", pytrace=False)
+
+
+@asynccontextmanager
+async def _opened(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A kit connection, closed (awaited) on exit; a connection failure becomes a short test failure."""
+    try:
+        conn = await connect(dsn)
+    except (DatabaseUnavailable, InvalidDatabaseURL) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+# --- 1. the seed's recommended pattern: function scope, a new connection per test ----------------------
+
+
+@pytest.fixture
+def database_config(_loop_lab_dsn: str) -> str:
+    """The DSN of the database under test (the seed's name for it): the kit's server or $DATABASE_URL."""
+    return _loop_lab_dsn
+
+
+@pytest_asyncio.fixture
+async def test_connection(database_config: str) -> AsyncIterator[asyncpg.Connection]:
+    """A new asyncpg connection for this test, checked with ``SELECT 1`` and closed (awaited) afterwards.
+
+    It lives on the test's own event loop, so it works with plain ``@pytest.mark.asyncio`` tests.
+    """
+    async with _opened(database_config) as conn:
+        await conn.fetchval("SELECT 1")
+        yield conn
+
+
+@pytest_asyncio.fixture
+async def connection_manager(database_config: str) -> AsyncIterator[ConnectionManager]:
+    """A :class:`kit.db.connections.ConnectionManager` for this test; its connections are closed, awaited, afterwards."""
+    async with ConnectionManager(database_config) as manager:
+        yield manager
+
+
+@pytest.fixture
+def dependency_analyzer(connection_manager: ConnectionManager) -> DependencyAnalyzer:
+    """A :class:`kit.db.analyzer.DependencyAnalyzer` that gets its connections from ``connection_manager``."""
+    from kit.db.analyzer import DependencyAnalyzer
+
+    return DependencyAnalyzer(connection_manager)
+
+
+def _allowed_databases(config: pytest.Config) -> set[str]:
+    names = [*config.getoption("allow_cleanup"), *config.getini("loop_lab_allow_cleanup"), os.environ.get(ALLOW_CLEANUP_ENV, "")]
+    return {part.strip() for name in names for part in name.split(",") if part.strip()}
+
+
+async def _refuse_unless_disposable(conn: asyncpg.Connection, config: pytest.Config, dsn: str) -> None:
+    """Fail the test unless the kit created this database or the user allowed cleaning it."""
+    name, comment = await conn.fetchrow(
+        "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()"
+    )
+    if comment == OWNED_COMMENT or name in _allowed_databases(config):
+        return
+    pytest.fail(
+        f"clean_test_schema refused to drop test_* objects in database {name!r} ({mask_url(dsn)}).\n"
+        f"The kit did not create this database (it lacks the comment {OWNED_COMMENT!r}),\n"
+        "so its test_* tables may be someone's data. If every object named test_* in it is disposable,\n"
+        f"allow it by name:  {ALLOW_CLEANUP_ENV}={name} pytest ...   or   pytest --allow-cleanup={name}",
+        pytrace=False,
+    )
+
+
+@pytest_asyncio.fixture
+async def clean_test_schema(test_connection: asyncpg.Connection, database_config: str, request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Drop every table, view, materialized view, sequence and function named ``test_*`` before and after the test.
+
+    Not autouse: opt in per module with ``pytestmark = pytest.mark.usefixtures("clean_test_schema")``.
+    Works in the connection's current schema (``public`` unless the search_path says otherwise) and
+    matches names that literally begin with ``test_``, case-sensitively: ``test_users`` goes;
+    ``testament``, ``test``, ``tests_x`` and a quoted ``"Test_Upper"`` stay. Drops use CASCADE, so
+    objects that depend on a ``test_*`` object go with it.
+    Refuses (fails the test) on a database the kit did not create unless allowed by name with
+    ``LOOP_LAB_ALLOW_CLEANUP=<dbname>``, ``--allow-cleanup=<dbname>`` or the ``loop_lab_allow_cleanup`` ini option.
+    """
+    await _refuse_unless_disposable(test_connection, request.config, database_config)
+    await test_connection.execute(_CLEANUP_SQL)
+    yield
+    await test_connection.execute(_CLEANUP_SQL)
+
+
+# --- 2. the seed's alternative: synchronous session configuration, async connection per test ----------
+
+
+@pytest.fixture(scope="session")
+def database_settings(_loop_lab_dsn: str) -> DatabaseConfig:
+    """The database settings as a :class:`kit.db.config.DatabaseConfig`, resolved once per session.
+
+    A synchronous fixture: it creates nothing tied to an event loop, so sharing it is safe.
+    """
+    try:
+        return DatabaseConfig.from_environment()
+    except KitError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest_asyncio.fixture
+async def session_config_connection(database_settings: DatabaseConfig) -> AsyncIterator[asyncpg.Connection]:
+    """A new connection per test, opened from the session's ``database_settings`` and closed afterwards."""
+    async with _opened(database_settings.url) as conn:
+        yield conn
+
+
+# --- 3. one session loop: share a connection, isolate tests with a rollback ----------------------------
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def shared_connection(database_settings: DatabaseConfig) -> AsyncIterator[asyncpg.Connection]:
+    """One connection for the whole session, living on the session's event loop.
+
+    Only tests that also run in the session loop may use it: mark them
+    ``@pytest.mark.asyncio(loop_scope="session")`` (or set ``pytestmark`` per module). A test on its
+    own function loop gets "attached to a different loop". Prefer ``db``, which isolates tests.
+    """
+    async with _opened(database_settings.url) as conn:
+        yield conn
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def shared_pool(database_settings: DatabaseConfig) -> AsyncIterator[asyncpg.Pool]:
+    """An asyncpg pool (1 to 4 connections) for the whole session, on the session's event loop.
+
+    Tests using it need ``@pytest.mark.asyncio(loop_scope="session")``, like ``shared_connection``.
+    """
+    try:
+        pool = await create_pool(database_settings.url)
+    except (DatabaseUnavailable, InvalidDatabaseURL) as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield pool
+    finally:
+        try:
+            await asyncio.wait_for(pool.close(), timeout=10)
+        except asyncio.TimeoutError:
+            pool.terminate()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def db(shared_connection: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
+    """The shared connection inside a transaction that is rolled back after the test.
+
+    Whatever the test writes (rows, even tables) is gone for the next test, and a test costs a
+    BEGIN and a ROLLBACK instead of a new connection. Tests using it need
+    ``@pytest.mark.asyncio(loop_scope="session")``. Nested ``db.transaction()`` blocks become savepoints.
+    Other connections cannot see the test's uncommitted writes.
+    """
+    transaction = shared_connection.transaction()
+    await transaction.start()
+    try:
+        yield shared_connection
+    finally:
+        await transaction.rollback()

@@ -1,0 +1,171 @@
+"""Execute a course notebook in a fresh Jupyter kernel, twice in the same kernel, and read its outputs.
+
+Used by the course tests: cells tagged ``raises-exception`` must fail, every other cell must not, and
+the second pass must fail and pass exactly where the first did. Each test module starts with::
+
+    NAME = "03_function_scoped_fix.ipynb"
+    passes = passes_fixture(NAME)
+    test_committed_without_outputs = committed_without_outputs(NAME)
+    test_no_cell_raises = no_cell_raises
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import html
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from kit.db.config import DatabaseConfig
+from tests.support.leaks import kit_connections_left
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ROW = re.compile(r"<tr[^>]*>(.*?)</tr>", re.S)
+_CELL = re.compile(r"<t[dh][^>]*>(.*?)</t[dh]>", re.S)
+RAISES = "raises-exception"
+
+
+@dataclass
+class Pass:
+    """One execution of every cell: the executed notebook."""
+
+    nb: nbformat.NotebookNode
+
+    def cell(self, cell_id: str) -> nbformat.NotebookNode:
+        """The code cell with this id (ids are set by the notebook's author)."""
+        for cell in self.nb.cells:
+            if cell.get("id") == cell_id:
+                return cell
+        raise KeyError(f"no cell with id {cell_id!r}; ids: {[c.get('id') for c in self.nb.cells if c.cell_type == 'code']}")
+
+    def text(self, cell_id: str | None = None) -> str:
+        """Everything one cell (or, with no id, the whole notebook) showed: streams, results, HTML, errors."""
+        cells = [self.cell(cell_id)] if cell_id else [c for c in self.nb.cells if c.cell_type == "code"]
+        return "\n".join(_output_text(output) for cell in cells for output in cell.get("outputs", []))
+
+    def failed(self, cell: nbformat.NotebookNode) -> bool:
+        """Whether this cell raised."""
+        return any(output.output_type == "error" for output in cell.get("outputs", []))
+
+    def failing_cells(self) -> list[str]:
+        """Ids of the code cells that raised."""
+        return [c.get("id") for c in self.nb.cells if c.cell_type == "code" and self.failed(c)]
+
+    def table(self, cell_id: str, which: int = -1) -> list[list[str]]:
+        """Every row of one HTML table a cell displayed (the last by default): header rows first, index cells first.
+
+        Fails (AssertionError) when the cell displayed no HTML table.
+        """
+        tables = [o.data["text/html"] for o in self.cell(cell_id).get("outputs", []) if "text/html" in o.get("data", {})]
+        assert tables, f"cell {cell_id!r} displayed no table"
+        return [[html.unescape(c).strip() for c in _CELL.findall(row)] for row in _ROW.findall(tables[which])]
+
+    def rows(self, cell_id: str, which: int = -1) -> list[dict[str, str]]:
+        """The body rows of one HTML table a cell displayed (the last by default), as dicts keyed by the column headers.
+
+        A DataFrame's index column has the empty header: ``row[""]``.
+        """
+        header, *body = self.table(cell_id, which)
+        return [dict(zip(header, row)) for row in body]
+
+    def outcomes(self, cell_id: str, which: int = -1) -> dict[str, str]:
+        """A test-run table a cell displayed (``nb.run()`` and friends): test -> outcome."""
+        return {row["test"]: row["outcome"] for row in self.rows(cell_id, which)}
+
+
+def _output_text(output: nbformat.NotebookNode) -> str:
+    if output.output_type == "stream":
+        return _ANSI.sub("", output.text)
+    if output.output_type == "error":
+        return _ANSI.sub("", "\n".join([f"{output.ename}: {output.evalue}", *output.traceback]))
+    data = output.get("data", {})
+    return _ANSI.sub("", "\n".join(str(data[key]) for key in ("text/plain", "text/html", "text/markdown") if key in data))
+
+
+def execute(name: str, *, timeout: int = 300) -> tuple[Pass, Pass]:
+    """Run notebook ``name`` top to bottom, then again in the same kernel; return both passes.
+
+    Fails (AssertionError) when a cell tagged raises-exception did not raise, when any other cell
+    raised, when the second pass fails where the first passed or the other way round, when the
+    notebook leaves a connection of the kit's open, or when an output shows the database password.
+    """
+    path = NOTEBOOKS / name
+    source = nbformat.read(path, as_version=4)
+    first, second = copy.deepcopy(source), copy.deepcopy(source)
+    client = NotebookClient(first, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
+    env = dict(os.environ)
+    with client.setup_kernel(env=env, cwd=str(NOTEBOOKS)):
+        for notebook in (first, second):
+            client.nb = notebook
+            for index, cell in enumerate(notebook.cells):
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError as exc:
+                    raise AssertionError(f"{name}: cell {cell.get('id')!r} raised but is not tagged {RAISES}:\n{exc}") from None
+        left = kit_connections_left(env["DATABASE_URL"])  # the kernel is still running: the notebook closed its own
+    assert not left, f"{name} left connections open: {left}"
+    passes = Pass(first), Pass(second)
+    password = DatabaseConfig.from_url(env["DATABASE_URL"]).password
+    for run in passes:
+        assert password not in json.dumps(run.nb), f"{name} shows the database password in an output"
+    for number, run in enumerate(passes, 1):
+        for cell in run.nb.cells:
+            if cell.cell_type == "code" and RAISES in cell.metadata.get("tags", []) and not run.failed(cell):
+                raise AssertionError(f"{name} (pass {number}): cell {cell.get('id')!r} is tagged {RAISES} but did not raise")
+    assert passes[0].failing_cells() == passes[1].failing_cells(), f"{name}: the second run fails in other cells"
+    return passes
+
+
+def stripped(name: str) -> bool:
+    """True when the committed notebook has no outputs and no execution counts."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    return all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+
+
+def passes_fixture(name: str) -> Callable[[], tuple[Pass, Pass]]:
+    """A module-scoped fixture ``passes``: both passes of notebook ``name`` (see :func:`execute`), run once per module."""
+
+    @pytest.fixture(scope="module", name="passes")
+    def _passes() -> tuple[Pass, Pass]:
+        return execute(name)
+
+    return _passes
+
+
+def committed_without_outputs(name: str) -> Callable[[], None]:
+    """A test: notebook ``name`` is committed without outputs (see :func:`stripped`)."""
+
+    def _test() -> None:
+        assert stripped(name)
+
+    return _test
+
+
+def no_cell_raises(passes: tuple[Pass, Pass]) -> None:
+    """A test: no cell of either pass raised."""
+    assert passes[0].failing_cells() == passes[1].failing_cells() == []
+
+
+def schema_exists(schema: str) -> bool:
+    """Whether the database the notebooks use ($DATABASE_URL) has a schema called ``schema``."""
+
+    async def exists() -> bool:
+        conn = await asyncpg.connect(os.environ["DATABASE_URL"])
+        try:
+            return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema)
+        finally:
+            await conn.close()
+
+    return asyncio.run(exists())
