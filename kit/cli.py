@@ -60,8 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     db = commands.add_parser("db", help="the kit's private PostgreSQL server")
-    db.add_argument("action", choices=["start", "stop", "status", "url"],
-                    help="start (or reuse) it; stop it; show its status; print its full DSN (includes the password)")
+    db.add_argument(
+        "action",
+        choices=["start", "stop", "status", "url"],
+        help="start (or reuse) it; stop it; show its status; print its full DSN (includes the password)",
+    )
     db.add_argument("--remove", action="store_true", help="with stop: also delete the server's data and state")
     db.add_argument("--quiet", action="store_true", help="with status: print nothing, exit 0 if the database answers, 3 if not")
     db.set_defaults(func=_db)
@@ -73,8 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("paths", nargs="+", help="test files or directories to collect (nothing is run)")
     audit.set_defaults(func=_audit)
 
-    bench = commands.add_parser("bench", help="measure fixture strategies, the analyzer and start-up (--quick, --json PATH, --png PATH)",
-                                add_help=False)
+    bench = commands.add_parser(
+        "bench", help="measure fixture strategies, the analyzer and start-up (--quick, --json PATH, --png PATH)", add_help=False
+    )
     bench.set_defaults(func=_bench)
 
     args, extra = parser.parse_known_args(argv)
@@ -89,4 +93,3 @@ def main(argv: list[str] | None = None) -> int:
     except KitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-

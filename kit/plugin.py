@@ -44,8 +44,16 @@ ALLOW_CLEANUP_ENV = "LOOP_LAB_ALLOW_CLEANUP"
 _DEFAULT_TIMEOUT = "120"
 _KIT_FIXTURES = frozenset(
     {
-        "database_config", "test_connection", "connection_manager", "dependency_analyzer", "clean_test_schema",
-        "database_settings", "session_config_connection", "shared_connection", "shared_pool", "db",
+        "database_config",
+        "test_connection",
+        "connection_manager",
+        "dependency_analyzer",
+        "clean_test_schema",
+        "database_settings",
+        "session_config_connection",
+        "shared_connection",
+        "shared_pool",
+        "db",
     }
 )
 
@@ -118,7 +126,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     try:
         seconds = float(value)
     except ValueError:
-        raise pytest.UsageError(f"loop_lab_timeout = {value!r} is not a number of seconds; use e.g. 120, or 0 to disable it.") from None
+        raise pytest.UsageError(
+            f"loop_lab_timeout = {value!r} is not a number of seconds; use e.g. 120, or 0 to disable it."
+        ) from None
     if not seconds or not config.pluginmanager.hasplugin("timeout"):
         return
     if config.getoption("timeout", None) is not None or os.environ.get("PYTEST_TIMEOUT") or config.getini("timeout"):
@@ -211,7 +221,9 @@ async def _refuse_unless_disposable(conn: asyncpg.Connection, config: pytest.Con
 
 
 @pytest_asyncio.fixture
-async def clean_test_schema(test_connection: asyncpg.Connection, database_config: str, request: pytest.FixtureRequest) -> AsyncIterator[None]:
+async def clean_test_schema(
+    test_connection: asyncpg.Connection, database_config: str, request: pytest.FixtureRequest
+) -> AsyncIterator[None]:
     """Drop every table, view, materialized view, sequence and function named ``test_*`` before and after the test.
 
     Not autouse: opt in per module with ``pytestmark = pytest.mark.usefixtures("clean_test_schema")``.

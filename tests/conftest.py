@@ -25,6 +25,7 @@ def private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield home
     kit("db", "stop", "--remove", env=kit_env(home))
 
+
 pytest_plugins = ["pytester"]
 
 

@@ -217,13 +217,9 @@ async def test_partitioned_foreign_key_is_reported_once_not_per_partition(conn, 
         """,
     )
     deps = await analyzer.find_foreign_key_dependencies("events", "id")
-    assert [(d.constraint_name, d.source_table, d.target_table) for d in deps] == [
-        ("fk_note_event", "notes", "events")
-    ]
+    assert [(d.constraint_name, d.source_table, d.target_table) for d in deps] == [("fk_note_event", "notes", "events")]
     partition = await analyzer.find_foreign_key_dependencies("events_2024", "id")
-    assert [(d.source_table, d.target_table, d.source_column) for d in partition] == [
-        ("notes", "events_2024", "event_id")
-    ]
+    assert [(d.source_table, d.target_table, d.source_column) for d in partition] == [("notes", "events_2024", "event_id")]
 
 
 @pytest.mark.asyncio
@@ -418,14 +414,10 @@ async def test_constraints_and_not_null_is_not_a_check(conn, schema, analyzer):
         """,
     )
     quantity = await analyzer.find_constraint_dependencies("inventory", "quantity")
-    assert [(c.constraint_name, c.constraint_type, c.columns) for c in quantity] == [
-        ("quantity_positive", "CHECK", ["quantity"])
-    ]
+    assert [(c.constraint_name, c.constraint_type, c.columns) for c in quantity] == [("quantity_positive", "CHECK", ["quantity"])]
     assert "quantity >= 0" in quantity[0].definition
     sku = await analyzer.find_constraint_dependencies("inventory", "sku")
-    assert [(c.constraint_name, c.constraint_type, c.columns) for c in sku] == [
-        ("sku_unique", "UNIQUE", ["sku", "id"])
-    ]
+    assert [(c.constraint_name, c.constraint_type, c.columns) for c in sku] == [("sku_unique", "UNIQUE", ["sku", "id"])]
     high = await analyzer.find_constraint_dependencies("inventory", "high")
     assert [(c.constraint_name, c.constraint_type) for c in high] == [
         ("no_same_total", "EXCLUDE"),
@@ -643,6 +635,11 @@ def test_to_frame_has_one_row_per_dependency():
     frame = _report(fk, view).to_frame()
     assert list(frame.columns) == ["type", "object", "impact", "detail"]
     assert frame.values.tolist() == [
-        ["FOREIGN_KEY", "s.child.fk", "CRITICAL", "(parent_id) REFERENCES public.parent(id) ON DELETE RESTRICT ON UPDATE RESTRICT"],
+        [
+            "FOREIGN_KEY",
+            "s.child.fk",
+            "CRITICAL",
+            "(parent_id) REFERENCES public.parent(id) ON DELETE RESTRICT ON UPDATE RESTRICT",
+        ],
         ["VIEW", "s.v", "HIGH", "materialized view, depth 2"],
     ]

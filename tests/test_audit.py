@@ -67,11 +67,14 @@ async def test_one(session_pool):
 """
 
 # Scenario I': as I, but one test carries a bare marker, which wins.
-BARE_MARKER_BEATS_PYTESTMARK = PYTESTMARK + """
+BARE_MARKER_BEATS_PYTESTMARK = (
+    PYTESTMARK
+    + """
 @pytest.mark.asyncio
 async def test_bare(session_pool):
     pass
 """
+)
 
 FUNCTION_SCOPED = """
 @pytest_asyncio.fixture
@@ -106,13 +109,16 @@ async def test_one(connection_manager):
     pass
 """
 
-EVENT_LOOP_OVERRIDE = """
+EVENT_LOOP_OVERRIDE = (
+    """
 @pytest.fixture(scope="session")
 def event_loop():
     loop = asyncio.new_event_loop()
     yield loop
     loop.close()
-""" + FULL_FIX
+"""
+    + FULL_FIX
+)
 
 # Scenario C: the ini default puts a session fixture on function loops.
 SCOPE_MISMATCH = """

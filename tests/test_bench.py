@@ -34,8 +34,18 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_json_has_the_documented_top_level_keys(cli_run: dict[str, Any]) -> None:
     data = cli_run["data"]
-    assert {"schema_version", "settings", "machine", "fixture_strategies", "baseline", "baseline_session_loop", "skipped",
-            "analyzer", "startup", "targets"} <= data.keys()
+    assert {
+        "schema_version",
+        "settings",
+        "machine",
+        "fixture_strategies",
+        "baseline",
+        "baseline_session_loop",
+        "skipped",
+        "analyzer",
+        "startup",
+        "targets",
+    } <= data.keys()
     assert data["schema_version"] == SCHEMA_VERSION
     assert data["settings"]["tests"] == 5 and data["settings"]["quick"] is True
     assert data["settings"]["parts"] == ["fixtures", "analyzer", "startup"]  # --quick leaves out the course
@@ -225,7 +235,9 @@ def test_course_runs_notebooks_in_order_and_reports_failures(tmp_path: Path) -> 
 
     from kit.bench import startup as bench_startup
 
-    nbformat.write(new_notebook(cells=[new_code_cell("import os\nopen('ran-first', 'w').write(os.getcwd())")]), tmp_path / "01-first.ipynb")
+    nbformat.write(
+        new_notebook(cells=[new_code_cell("import os\nopen('ran-first', 'w').write(os.getcwd())")]), tmp_path / "01-first.ipynb"
+    )
     nbformat.write(new_notebook(cells=[new_code_cell("1 / 0")]), tmp_path / "02-broken.ipynb")
     ran = bench_startup.course(tmp_path)
     assert [n["name"] for n in ran["notebooks"]] == ["01-first.ipynb", "02-broken.ipynb"]

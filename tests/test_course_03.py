@@ -43,7 +43,11 @@ def test_each_connection_lives_on_its_tests_loop(passes: tuple[Pass, Pass]) -> N
 def test_fire_and_forget_close_is_not_done_when_it_returns(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
         seed_now, seed_later, kit = run.rows("managers-compared")
-        assert (seed_now["distinct connections handed out"], seed_now["all closed"], seed_now["still open on the server"]) == ("1", "False", "1")
+        assert (seed_now["distinct connections handed out"], seed_now["all closed"], seed_now["still open on the server"]) == (
+            "1",
+            "False",
+            "1",
+        )
         assert (seed_later["all closed"], seed_later["still open on the server"]) == ("True", "0")
         assert (kit["distinct connections handed out"], kit["all closed"], kit["still open on the server"]) == ("2", "True", "0")
 

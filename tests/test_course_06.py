@@ -70,7 +70,9 @@ def test_text_search_errors_are_shown_against_the_catalog(passes: tuple[Pass, Pa
 def test_restrict_refusal_names_exactly_the_reported_views(passes: tuple[Pass, Pass]) -> None:
     named = _column(passes[0], "drop-detail", "object", "named in the refusal")
     assert {obj for obj, flag in named.items() if flag == "True"} == {
-        "shop.contact_list", "shop.customer_order_totals", "shop.newsletter_audience",
+        "shop.contact_list",
+        "shop.customer_order_totals",
+        "shop.newsletter_audience",
     }
     assert "view shop.newsletter_audience depends on view shop.contact_list" in passes[0].text("drop-detail")
     trigger = passes[0].text("trigger-breaks")

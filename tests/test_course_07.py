@@ -5,8 +5,17 @@ from __future__ import annotations
 from tests.support.notebook_runner import Pass, committed_without_outputs, no_cell_raises, passes_fixture
 
 NAME = "07_what_it_costs.ipynb"
-STRATEGIES = ("baseline", "baseline_session_loop", "connect_per_test_tcp", "connect_per_test_socket", "session_config_per_test",
-              "session_loop_rollback", "session_loop_pool")
+STRATEGIES = (
+    "baseline",
+    "baseline_session_loop",
+    "connect_per_test_tcp",
+    "connect_per_test_socket",
+    "session_config_per_test",
+    "session_loop_rollback",
+    "session_loop_pool",
+)
+
+
 def _rows(run: Pass, cell_id: str) -> dict[str, list[str]]:
     """A cell's table body as {index: the other cells} (header rows left out)."""
     return {row[0]: row[1:] for row in run.table(cell_id) if row and row[0] and any(row[1:])}

@@ -28,7 +28,12 @@ def test_no_cell_raises_and_both_passes_show_the_same_tables(passes: tuple[Pass,
 
 
 def test_the_kernel_loop_runs_in_the_cell_thread(passes: tuple[Pass, Pass]) -> None:
-    assert passes[0].rows("kernel-loop")[0] == {"": "0", "thread": "MainThread", "loop": "_UnixSelectorEventLoop", "running": "True"}
+    assert passes[0].rows("kernel-loop")[0] == {
+        "": "0",
+        "thread": "MainThread",
+        "loop": "_UnixSelectorEventLoop",
+        "running": "True",
+    }
     where = {row[""]: (row["thread"], row["running loop in that thread"]) for row in passes[0].rows("where-tests-run")}
     assert where["run_in_thread=False"] == ("MainThread", "True")
     assert where["run_in_thread=True"][0] != "MainThread" and where["run_in_thread=True"][1] == "False"

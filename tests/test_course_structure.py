@@ -32,7 +32,8 @@ def test_notebook_shape(name: str) -> None:
         if RAISES in cell.metadata.get("tags", []):
             before = nb.cells[nb.cells.index(cell) - 1]
             assert before.cell_type == "markdown" and "fail" in before.source.lower(), (
-                f"{name}: the text above a cell tagged {RAISES} must say it fails on purpose")
+                f"{name}: the text above a cell tagged {RAISES} must say it fails on purpose"
+            )
 
 
 @pytest.mark.parametrize("name", COURSE)

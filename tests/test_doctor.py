@@ -15,7 +15,14 @@ def test_all_green_on_a_set_up_machine() -> None:
     result = kit("doctor")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all checks passed" in result.stdout
-    for row in ("Python", "package pytest-asyncio", "package asyncpg", "database", "asyncio_default_fixture_loop_scope", "ipytest"):
+    for row in (
+        "Python",
+        "package pytest-asyncio",
+        "package asyncpg",
+        "database",
+        "asyncio_default_fixture_loop_scope",
+        "ipytest",
+    ):
         assert row in result.stdout
 
 

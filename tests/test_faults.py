@@ -20,7 +20,7 @@ from tests.support.kit_cli import kit, kit_env
 
 INNER_INI = "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
 
-KILLED_SUITE = '''
+KILLED_SUITE = """
 import os, signal
 import pytest
 
@@ -37,15 +37,23 @@ async def test_2_needs_the_server(test_connection):
 async def test_3_needs_the_server(connection_manager):
     conn = await connection_manager.get_connection()
     await conn.fetchval("SELECT 1")
-'''
+"""
 
 
-def _inner_suite(tmp_path: Path, source: str, env: dict[str, str], timeout: float = 180) -> tuple[subprocess.CompletedProcess[str], float]:
+def _inner_suite(
+    tmp_path: Path, source: str, env: dict[str, str], timeout: float = 180
+) -> tuple[subprocess.CompletedProcess[str], float]:
     (tmp_path / "test_inner.py").write_text(textwrap.dedent(source))
     (tmp_path / "pytest.ini").write_text(INNER_INI)
     began = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_inner.py"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_inner.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return result, time.monotonic() - began
 
 
@@ -135,9 +143,13 @@ def test_two_notebooks_and_a_test_run_share_one_server(private_home: Path, tmp_p
     (tmp_path / "suite").mkdir()
     with ThreadPoolExecutor(3) as pool:
         kernels = [pool.submit(_execute, path, env) for path in notebooks]
-        suite = pool.submit(_inner_suite, tmp_path / "suite",
-                            "import pytest\n@pytest.mark.asyncio\nasync def test_q(test_connection):\n"
-                            "    assert await test_connection.fetchval('SELECT 1') == 1\n", env)
+        suite = pool.submit(
+            _inner_suite,
+            tmp_path / "suite",
+            "import pytest\n@pytest.mark.asyncio\nasync def test_q(test_connection):\n"
+            "    assert await test_connection.fetchval('SELECT 1') == 1\n",
+            env,
+        )
         printed = [k.result().cells[0].outputs[0].text for k in kernels]
         result, _ = suite.result()
     assert result.returncode == 0, result.stdout + result.stderr

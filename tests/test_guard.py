@@ -78,7 +78,9 @@ class Analyzer:
 """
 
 # A session manager holding a session-loop connection, reached by the test through a plain analyzer.
-ANALYZER_HOLDS_SESSION_CONNECTION = MANAGER_CLASSES + """
+ANALYZER_HOLDS_SESSION_CONNECTION = (
+    MANAGER_CLASSES
+    + """
 @pytest_asyncio.fixture(scope="session")
 async def connection_manager():
     manager = ConnectionManager(DSN)
@@ -94,9 +96,12 @@ def dependency_analyzer(connection_manager):
 async def test_analyzer(dependency_analyzer):
     assert await dependency_analyzer.count_tables() > 0
 """
+)
 
 # A session manager that connects lazily: the first test's loop owns the connection, the second test breaks.
-LAZY_MANAGER = MANAGER_CLASSES + """
+LAZY_MANAGER = (
+    MANAGER_CLASSES
+    + """
 @pytest.fixture(scope="session")
 def connection_manager():
     return ConnectionManager(DSN)
@@ -114,6 +119,7 @@ def dependency_analyzer(connection_manager):
 async def test_second(dependency_analyzer):
     assert await dependency_analyzer.count_tables() > 0
 """
+)
 
 # The seed's "before": a function-scoped autouse fixture uses a session connection on its own loop.
 FIXTURE_USES_SESSION_CONNECTION = """
@@ -133,13 +139,16 @@ async def test_uses_it(test_connection):
 """
 
 # Scenario G: the 0.21 recipe, a session event_loop override, which pytest-asyncio 1.x ignores.
-EVENT_LOOP_OVERRIDE = """
+EVENT_LOOP_OVERRIDE = (
+    """
 @pytest.fixture(scope="session")
 def event_loop():
     loop = asyncio.new_event_loop()
     yield loop
     loop.close()
-""" + SESSION_POOL
+"""
+    + SESSION_POOL
+)
 
 # Scenario I': pytestmark chooses the session loop, but a bare marker on the test wins.
 BARE_MARKER_OVERRIDES_PYTESTMARK = """
@@ -183,7 +192,9 @@ async def test_connection_works(test_connection):
 """
 
 # Scenario E plus the kit's session patterns: everything that shares the pool runs on the session loop.
-GOOD_SESSION_LOOP = MANAGER_CLASSES + """
+GOOD_SESSION_LOOP = (
+    MANAGER_CLASSES
+    + """
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def shared_pool():
     pool = await asyncpg.create_pool(DSN, min_size=1, max_size=2)
@@ -221,6 +232,7 @@ async def test_db(db, n):
 async def test_analyzer(dependency_analyzer, n):
     assert await dependency_analyzer.count_tables() > 0
 """
+)
 
 # Scenario I: one pytestmark per module puts the unmarked tests on the session loop.
 GOOD_PYTESTMARK = """
@@ -261,7 +273,16 @@ def run(pytester: pytest.Pytester, dsn: str, monkeypatch: pytest.MonkeyPatch):
     def _run(body: str, *args: str, ini: str = "asyncio_default_fixture_loop_scope = fixture-scope") -> pytest.RunResult:
         pytester.makeini(f"[pytest]\nasyncio_mode = strict\nasyncio_default_test_loop_scope = function\n{ini}\n")
         pytester.makepyfile(test_suite=HEADER + textwrap.dedent(body))
-        plugins = ("-p", "no:kit", "-p", "kit.diagnose.guard", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning")
+        plugins = (
+            "-p",
+            "no:kit",
+            "-p",
+            "kit.diagnose.guard",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "ignore::pytest.PytestAssertRewriteWarning",
+        )
         return pytester.runpytest(*plugins, *args)
 
     return _run

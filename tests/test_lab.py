@@ -24,7 +24,9 @@ await conn.close()
 
 def _api(lab: Lab, path: str, method: str = "GET", body: dict | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{lab.base}{path}", data=data, method=method, headers={"Authorization": f"token {lab.token}"})
+    request = urllib.request.Request(
+        f"{lab.base}{path}", data=data, method=method, headers={"Authorization": f"token {lab.token}"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         payload = response.read()
     return json.loads(payload) if payload else {}
@@ -37,13 +39,27 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
 
 
 def _execute(lab: Lab, kernel_id: str, code: str) -> str:
-    ws = websocket.create_connection(f"{lab.base.replace('http', 'ws')}/api/kernels/{kernel_id}/channels?token={lab.token}", timeout=60)
+    ws = websocket.create_connection(
+        f"{lab.base.replace('http', 'ws')}/api/kernels/{kernel_id}/channels?token={lab.token}", timeout=60
+    )
     msg_id = uuid.uuid4().hex
-    ws.send(json.dumps({
-        "header": {"msg_id": msg_id, "username": "test", "session": uuid.uuid4().hex, "msg_type": "execute_request", "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
-        "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False},
-    }))
+    ws.send(
+        json.dumps(
+            {
+                "header": {
+                    "msg_id": msg_id,
+                    "username": "test",
+                    "session": uuid.uuid4().hex,
+                    "msg_type": "execute_request",
+                    "version": "5.3",
+                },
+                "parent_header": {},
+                "metadata": {},
+                "channel": "shell",
+                "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False},
+            }
+        )
+    )
     output = []
     try:
         while True:

@@ -19,9 +19,21 @@ from kit.errors import KitError
 KIT = Path(kit.__file__).parent
 # Old import paths kept as thin re-exports; they sit on top, with the command line.
 THIN = {
-    "kit.analyzer", "kit.audit", "kit.config", "kit.connections", "kit.doctor", "kit.guard", "kit.learners",
-    "kit.notebook", "kit.pytest_plugin", "kit.scenarios", "kit.server", "kit.timeline",
-    "kit.patterns", "kit.patterns.broken", "kit.exercises",
+    "kit.analyzer",
+    "kit.audit",
+    "kit.config",
+    "kit.connections",
+    "kit.doctor",
+    "kit.guard",
+    "kit.learners",
+    "kit.notebook",
+    "kit.pytest_plugin",
+    "kit.scenarios",
+    "kit.server",
+    "kit.timeline",
+    "kit.patterns",
+    "kit.patterns.broken",
+    "kit.exercises",
 }
 # Lower number = lower layer. A module may import its own layer (without a cycle) and any layer below.
 LAYERS = {"kit.errors": 0, "kit._sync": 0, "kit.db": 1, "kit.diagnose": 2, "kit.plugin": 3, "kit.course": 4, "kit.bench": 4}
@@ -97,9 +109,13 @@ def test_no_upward_import(module: str) -> None:
     layer, rank = _layer(module)
     for target, line, _ in _imports(module):
         target_layer, target_rank = _layer(target)
-        assert target_rank <= rank, f"{module}:{line} imports {target}: layer {layer} may not import {target_layer}, which is above it"
+        assert target_rank <= rank, (
+            f"{module}:{line} imports {target}: layer {layer} may not import {target_layer}, which is above it"
+        )
         if {layer, target_layer} == {"kit.course", "kit.bench"}:
-            raise AssertionError(f"{module}:{line} imports {target}: course and bench are side by side, neither imports the other")
+            raise AssertionError(
+                f"{module}:{line} imports {target}: course and bench are side by side, neither imports the other"
+            )
 
 
 @pytest.mark.parametrize("layer", sorted(FORBIDDEN))
@@ -107,7 +123,9 @@ def test_lower_layers_do_not_load_heavy_packages(layer: str) -> None:
     for module in MODULES:
         if _layer(module)[0] == layer:
             loaded = _third_party_at_module_level(module) & FORBIDDEN[layer]
-            assert not loaded, f"{module} imports {sorted(loaded)} at module level; {layer} must not (import it inside the function)"
+            assert not loaded, (
+                f"{module} imports {sorted(loaded)} at module level; {layer} must not (import it inside the function)"
+            )
 
 
 def test_no_import_cycle() -> None:
@@ -120,7 +138,7 @@ def test_no_import_cycle() -> None:
         path.append(module)
         for target in sorted(graph[module]):
             if state.get(target) == 1:
-                cycle = path[path.index(target):] + [target]
+                cycle = path[path.index(target) :] + [target]
                 raise AssertionError("import cycle: " + " -> ".join(cycle))
             if target not in state:
                 visit(target)
@@ -153,13 +171,21 @@ def test_every_exception_class_has_the_one_root() -> None:
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if cls.__module__ == info.name and issubclass(cls, BaseException):
                 seen += 1
-                assert issubclass(cls, (KitError, *outcomes)), f"{info.name}.{cls.__name__} does not derive from kit.errors.KitError"
+                assert issubclass(cls, (KitError, *outcomes)), (
+                    f"{info.name}.{cls.__name__} does not derive from kit.errors.KitError"
+                )
     assert seen >= 15
 
 
 def test_public_surface() -> None:
     assert set(kit.__all__) == {
-        "ensure_server", "DatabaseConfig", "connect", "create_pool", "ConnectionManager", "DependencyAnalyzer", "KitError"
+        "ensure_server",
+        "DatabaseConfig",
+        "connect",
+        "create_pool",
+        "ConnectionManager",
+        "DependencyAnalyzer",
+        "KitError",
     }
     for name in kit.__all__:
         assert getattr(kit, name).__doc__, name

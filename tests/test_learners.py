@@ -19,7 +19,7 @@ from tests.support.kit_cli import kit_env
 LEARNERS = [f"learner-{i:02d}" for i in range(27)] + ["Zoë Ünïcode", "anna.o'brien", 'x"; DROP DATABASE loop_lab; --']
 NEIGHBOUR = "room-neighbour"  # provisioned first; every learner then tries to enter its database
 
-COURSE_TESTS = '''
+COURSE_TESTS = """
 import os
 import asyncpg
 import pytest
@@ -57,7 +57,7 @@ async def test_cannot_enter_another_learners_database(database_config):
     own = database_config.rsplit("/", 1)[0]
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await asyncpg.connect(f"{own}/{neighbour}", ssl=False)
-'''
+"""
 
 
 @pytest.fixture
@@ -95,9 +95,16 @@ def test_thirty_learners_at_once(admin_url: str, tmp_path: Path, monkeypatch: py
     for index, learner in enumerate(LEARNERS):
         home = tmp_path / f"home-{index}"
         env = kit_env(home, LOOP_LAB_ADMIN_URL=admin_url, LOOP_LAB_LEARNER=learner, NEIGHBOUR_DATABASE=database_name(NEIGHBOUR))
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_course.py"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_course.py"],
+                cwd=tmp_path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     outputs = [p.communicate(timeout=600)[0] for p in processes]
     failed = {LEARNERS[i]: out[-2000:] for i, (p, out) in enumerate(zip(processes, outputs)) if p.returncode != 0}
     assert not failed, failed
@@ -107,7 +114,8 @@ def test_thirty_learners_at_once(admin_url: str, tmp_path: Path, monkeypatch: py
         conn = await asyncpg.connect(admin_url)
         try:
             return await conn.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE usename LIKE 'loop\\_lab\\_%' AND pid <> pg_backend_pid()")
+                "SELECT count(*) FROM pg_stat_activity WHERE usename LIKE 'loop\\_lab\\_%' AND pid <> pg_backend_pid()"
+            )
         finally:
             await conn.close()
 

@@ -21,7 +21,7 @@ import kit.course.notebook as nb
 
 DIFFERENT_LOOP = "attached to a different loop"
 
-BROKEN_TESTS = '''
+BROKEN_TESTS = """
 import os
 
 import asyncpg
@@ -49,9 +49,9 @@ async def test_two(pool):
 @pytest.mark.asyncio
 async def test_three(pool):
     assert await pool.fetchval("SELECT 3") == 3
-'''
+"""
 
-FIXED_TESTS = '''
+FIXED_TESTS = """
 import os
 
 import asyncpg
@@ -79,7 +79,7 @@ async def test_two(pool):
 @pytest.mark.asyncio(loop_scope="session")
 async def test_three(pool):
     assert await pool.fetchval("SELECT 3") == 3
-'''
+"""
 
 EMIT_RUN = """
 df = nb.run()
@@ -139,8 +139,9 @@ def notebook(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("notebook")
     book = nbformat.v4.new_notebook()
     book.cells = [nbformat.v4.new_code_cell(textwrap.dedent(source)) for source in CELLS.values()]
-    client = NotebookClient(book, kernel_name="python3", timeout=180, startup_timeout=120,
-                            resources={"metadata": {"path": str(folder)}})
+    client = NotebookClient(
+        book, kernel_name="python3", timeout=180, startup_timeout=120, resources={"metadata": {"path": str(folder)}}
+    )
     client.execute()
     cells = dict(zip(CELLS, book.cells))
     emitted = {name: _emitted(cell) for name, cell in cells.items()}
@@ -242,7 +243,8 @@ def test_run_file_reports_root_cause_and_loops(tmp_path: Path) -> None:
 
 def test_run_file_reports_setup_errors_and_skips(tmp_path: Path) -> None:
     path = tmp_path / "test_setup_error.py"
-    path.write_text(textwrap.dedent('''
+    path.write_text(
+        textwrap.dedent("""
         import pytest
 
         @pytest.fixture
@@ -255,10 +257,15 @@ def test_run_file_reports_setup_errors_and_skips(tmp_path: Path) -> None:
         @pytest.mark.skip(reason="not today")
         def test_skipped():
             pass
-    '''))
+    """)
+    )
     df = nb.run_file(path)
     assert df.to_dict("records")[0] | {"duration": 0} == {
-        "test": "test_uses_broken", "outcome": "error", "duration": 0, "error_type": "LookupError", "message": "no such row",
+        "test": "test_uses_broken",
+        "outcome": "error",
+        "duration": 0,
+        "error_type": "LookupError",
+        "message": "no such row",
     }
     assert df.loc[1, ["outcome", "message"]].tolist() == ["skipped", "not today"]
 
@@ -267,10 +274,15 @@ def test_run_file_reports_a_collection_error_as_a_row(tmp_path: Path) -> None:
     path = tmp_path / "test_import_error.py"
     path.write_text("import no_such_module_for_loop_lab\n\ndef test_never():\n    pass\n")
     df = nb.run_file(path)
-    assert df.to_dict("records") == [{
-        "test": "test_import_error.py", "outcome": "error", "duration": 0.0,
-        "error_type": "ModuleNotFoundError", "message": "No module named 'no_such_module_for_loop_lab'",
-    }]
+    assert df.to_dict("records") == [
+        {
+            "test": "test_import_error.py",
+            "outcome": "error",
+            "duration": 0.0,
+            "error_type": "ModuleNotFoundError",
+            "message": "No module named 'no_such_module_for_loop_lab'",
+        }
+    ]
 
 
 def test_run_file_refuses_missing_files_and_bad_options(tmp_path: Path) -> None:

@@ -10,16 +10,40 @@ import pytest
 
 # old module -> (new module, names that must be the very same objects there; "module:name" where it lives elsewhere)
 OLD_PATHS = {
-    "kit.config": ("kit.db.config", ["DatabaseConfig", "ConfigError", "mask_url", "kit.db.state:state_dir", "kit.db.state:STATE_FILE", "ServerNotStarted"]),
-    "kit.server": ("kit.db.server", ["ensure_server", "stop_server", "server_status", "find_binaries", "ServerError", "OWNED_COMMENT"]),
+    "kit.config": (
+        "kit.db.config",
+        ["DatabaseConfig", "ConfigError", "mask_url", "kit.db.state:state_dir", "kit.db.state:STATE_FILE", "ServerNotStarted"],
+    ),
+    "kit.server": (
+        "kit.db.server",
+        ["ensure_server", "stop_server", "server_status", "find_binaries", "ServerError", "OWNED_COMMENT"],
+    ),
     "kit.learners": ("kit.db.learners", ["ensure_learner_database", "database_name", "LearnerError"]),
-    "kit.connections": ("kit.db.connections", ["connect", "create_pool", "ConnectionManager", "DatabaseUnavailable", "APPLICATION_NAME"]),
+    "kit.connections": (
+        "kit.db.connections",
+        ["connect", "create_pool", "ConnectionManager", "DatabaseUnavailable", "APPLICATION_NAME"],
+    ),
     "kit.analyzer": ("kit.db.analyzer", ["DependencyAnalyzer", "ImpactLevel", "UnknownTableError", "DependencyReport"]),
-    "kit.guard": ("kit.diagnose.guard", ["FLAG", "LoopMismatchError", "kit.diagnose.rules:fix_advice", "kit.diagnose.rules:loop_scope_of_test", "kit.diagnose.rules:scope_rank"]),
+    "kit.guard": (
+        "kit.diagnose.guard",
+        [
+            "FLAG",
+            "LoopMismatchError",
+            "kit.diagnose.rules:fix_advice",
+            "kit.diagnose.rules:loop_scope_of_test",
+            "kit.diagnose.rules:scope_rank",
+        ],
+    ),
     "kit.audit": ("kit.diagnose.audit", ["audit", "main", "AuditError", "Finding"]),
-    "kit.timeline": ("kit.diagnose.recorder", ["Recorder", "RESULT_COLUMNS", "TIMELINE_COLUMNS", "root_cause", "exception_chain"]),
+    "kit.timeline": (
+        "kit.diagnose.recorder",
+        ["Recorder", "RESULT_COLUMNS", "TIMELINE_COLUMNS", "root_cause", "exception_chain"],
+    ),
     "kit.pytest_plugin": ("kit.plugin", ["ALLOW_CLEANUP_ENV"]),
-    "kit.notebook": ("kit.course.notebook", ["setup", "run", "run_file", "timeline", "plot_timeline", "last_run", "NotebookError"]),
+    "kit.notebook": (
+        "kit.course.notebook",
+        ["setup", "run", "run_file", "timeline", "plot_timeline", "last_run", "NotebookError"],
+    ),
     "kit.scenarios": ("kit.course.scenarios", ["SCENARIOS", "run_scenarios", "classify", "COLUMNS", "ScenarioError"]),
     "kit.doctor": ("kit.course.doctor", ["run_checks", "pins", "format_table"]),
     "kit.patterns": ("kit.course.patterns", ["PATTERNS", "records"]),

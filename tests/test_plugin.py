@@ -206,7 +206,7 @@ PROBE_SCHEMA = "loop_lab_plugin_cleanup_probe"
 KEPT = ["test", "testament", "tests_x", "Test_Upper", "test_id_seq", "atest_x"]
 DROPPED = ["test_x", "test_v", "test_mv", "test_seq", "test_part"]
 
-CLEANUP_PROBE = f'''
+CLEANUP_PROBE = f"""
 import pytest
 import pytest_asyncio
 
@@ -218,7 +218,7 @@ async def in_probe_schema(test_connection):
 @pytest.mark.usefixtures("in_probe_schema", "clean_test_schema")
 async def test_cleaned(test_connection):
     assert await test_connection.fetchval("SELECT to_regclass('test_x')") is None
-'''
+"""
 
 
 async def _make_probe_objects(admin: asyncpg.Connection) -> None:
@@ -246,7 +246,9 @@ async def _make_probe_objects(admin: asyncpg.Connection) -> None:
 
 
 async def _probe_contents(admin: asyncpg.Connection) -> tuple[set[str], set[str]]:
-    relations = await admin.fetch("SELECT relname FROM pg_class WHERE relnamespace = $1::regnamespace AND relkind <> 'i'", PROBE_SCHEMA)
+    relations = await admin.fetch(
+        "SELECT relname FROM pg_class WHERE relnamespace = $1::regnamespace AND relkind <> 'i'", PROBE_SCHEMA
+    )
     routines = await admin.fetch("SELECT proname FROM pg_proc WHERE pronamespace = $1::regnamespace", PROBE_SCHEMA)
     return {r["relname"] for r in relations}, {r["proname"] for r in routines}
 
@@ -301,10 +303,12 @@ async def test_clean_test_schema_refuses_a_database_the_kit_did_not_create(
         refused = _run(inner)
         refused.assert_outcomes(errors=1)
         refused.stdout.fnmatch_lines(
-            [f"clean_test_schema refused to drop test_* objects in database '{foreign}'*",
-             "The kit did not create this database*",
-             "*",
-             f"allow it by name:  {ALLOW_CLEANUP_ENV}={foreign} pytest ...   or   pytest --allow-cleanup={foreign}"]
+            [
+                f"clean_test_schema refused to drop test_* objects in database '{foreign}'*",
+                "The kit did not create this database*",
+                "*",
+                f"allow it by name:  {ALLOW_CLEANUP_ENV}={foreign} pytest ...   or   pytest --allow-cleanup={foreign}",
+            ]
         )
         if settings.password:
             assert settings.password not in refused.stdout.str()

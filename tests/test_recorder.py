@@ -77,7 +77,9 @@ def test_kit_record_option_writes_the_same_rows_as_json(pytester: pytest.Pyteste
     recorded = json.loads(out.read_text())
     assert recorded["exit_code"] == 1
     assert {row["test"]: row["outcome"] for row in recorded["results"]} == {
-        "test_first": "failed", "test_second": "failed", "test_skipped": "skipped"
+        "test_first": "failed",
+        "test_second": "failed",
+        "test_skipped": "skipped",
     }
     assert {row["item"] for row in recorded["timeline"]} >= {"pool", "settings", "test_first", "test_second"}
 

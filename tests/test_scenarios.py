@@ -79,7 +79,10 @@ def test_classify_prefers_the_loop_error_over_what_follows_it() -> None:
         {"outcome": "failed", "error_type": "RuntimeError", "message": f"Task got Future {DIFFERENT_LOOP}", "summary": None},
     ]
     assert classify(records) == ("DIFF-LOOP", f"RuntimeError: Task got Future {DIFFERENT_LOOP}")
-    assert classify([{"outcome": "error", "error_type": "TypeError", "message": "bad marker"}]) == ("TypeError", "TypeError: bad marker")
+    assert classify([{"outcome": "error", "error_type": "TypeError", "message": "bad marker"}]) == (
+        "TypeError",
+        "TypeError: bad marker",
+    )
     assert classify([]) == ("no tests", "pytest collected no tests")
 
 

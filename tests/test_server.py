@@ -144,8 +144,16 @@ def test_other_os_users_cannot_get_in() -> None:
         timeout 10 head -c 9 <&3 | od -An -tx1
     """
     other = pwd.getpwnam("nobody")
-    result = subprocess.run(["/bin/bash", "-c", script], input=_startup_packet(config.user, config.database),
-                            user=other.pw_uid, group=other.pw_gid, extra_groups=[], capture_output=True, timeout=30, cwd="/")
+    result = subprocess.run(
+        ["/bin/bash", "-c", script],
+        input=_startup_packet(config.user, config.database),
+        user=other.pw_uid,
+        group=other.pw_gid,
+        extra_groups=[],
+        capture_output=True,
+        timeout=30,
+        cwd="/",
+    )
     out = result.stdout.decode()
     assert "STATE-READABLE" not in out
     assert "SOCKET-DIR-READABLE" not in out

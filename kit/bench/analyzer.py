@@ -37,7 +37,9 @@ ORDER BY tc.constraint_name
 """
 
 
-async def _median_ms(call: Callable[[], Awaitable[Any]], repeats: int, budget_s: float, *, warm_up: bool = True) -> tuple[float, int]:
+async def _median_ms(
+    call: Callable[[], Awaitable[Any]], repeats: int, budget_s: float, *, warm_up: bool = True
+) -> tuple[float, int]:
     """Median wall time of ``call`` in ms, after one warm-up run unless ``warm_up`` is false (it ran already).
 
     Stops early (after 3 runs) past ``budget_s``.
@@ -53,13 +55,17 @@ async def _median_ms(call: Callable[[], Awaitable[Any]], repeats: int, budget_s:
     return statistics.median(samples), len(samples)
 
 
-async def information_schema_foreign_keys(conn: asyncpg.Connection, schema: str, table: str, column: str) -> set[tuple[str, str, str]]:
+async def information_schema_foreign_keys(
+    conn: asyncpg.Connection, schema: str, table: str, column: str
+) -> set[tuple[str, str, str]]:
     """The baseline: (constraint, source table, source column) of foreign keys referencing the column."""
     rows = await conn.fetch(INFORMATION_SCHEMA_FK_SQL, schema, table, column)
     return {(r["constraint_name"], r["source_table"], r["source_column"]) for r in rows}
 
 
-async def measure(conn: asyncpg.Connection, *, repeats: int = 20, baseline_repeats: int = 10, budget_s: float = 15.0) -> dict[str, Any]:
+async def measure(
+    conn: asyncpg.Connection, *, repeats: int = 20, baseline_repeats: int = 10, budget_s: float = 15.0
+) -> dict[str, Any]:
     """Time one column's full report, each finder, and the information_schema baseline, on ``conn``.
 
     ``conn`` should be warm (already used); the large schema must exist (see :func:`kit.bench.schema.ensure`).
@@ -71,7 +77,9 @@ async def measure(conn: asyncpg.Connection, *, repeats: int = 20, baseline_repea
     baseline = await information_schema_foreign_keys(conn, bench_schema.SCHEMA, *args)
 
     # Both queries ran once above (the comparison): that was their warm-up.
-    report_ms, report_runs = await _median_ms(lambda: analyzer.analyze_column_dependencies(*args, connection=conn), repeats, budget_s, warm_up=False)
+    report_ms, report_runs = await _median_ms(
+        lambda: analyzer.analyze_column_dependencies(*args, connection=conn), repeats, budget_s, warm_up=False
+    )
     finders = {
         "foreign_keys": analyzer.find_foreign_key_dependencies,
         "views": analyzer.find_view_dependencies,
@@ -98,4 +106,3 @@ async def measure(conn: asyncpg.Connection, *, repeats: int = 20, baseline_repea
         "dependencies": {kind.value: len(items) for kind, items in report.dependencies.items()},
         "repeats": {"report": report_runs, "information_schema": baseline_runs},
     }
-

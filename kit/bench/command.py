@@ -61,7 +61,9 @@ def _check_parts(parts: Iterable[str] | str | None, quick: bool, course: bool | 
         problem = f"unknown part(s) {', '.join(map(repr, unknown))}" if unknown else "no part chosen"
         raise BenchError(f"{problem}: choose one or more of {', '.join(PARTS)}")
     if course is not None and bool(course) != ("course" in chosen):
-        raise BenchError(f"course={course!r} contradicts parts={sorted(chosen)}: list 'course' in parts (or leave it out) and drop course=")
+        raise BenchError(
+            f"course={course!r} contradicts parts={sorted(chosen)}: list 'course' in parts (or leave it out) and drop course="
+        )
     return [part for part in PARTS if part in chosen]
 
 
@@ -78,8 +80,9 @@ def _socket_url(dsn: str) -> str | None:
     return own.socket_url if same else None
 
 
-async def _database_part(dsn: str, *, analyzer: bool, rebuild: bool, progress: bool, repeats: int,
-                         baseline_repeats: int) -> tuple[str, dict[str, Any] | None]:
+async def _database_part(
+    dsn: str, *, analyzer: bool, rebuild: bool, progress: bool, repeats: int, baseline_repeats: int
+) -> tuple[str, dict[str, Any] | None]:
     """The server's version, and (when ``analyzer``) the large schema and the analyzer's timings."""
     from kit.db.connections import connect
 
@@ -110,9 +113,15 @@ def _machine(postgres: str, dsn: str, load_before: float | None) -> dict[str, An
     from kit.db.config import mask_url
 
     packages = {name: metadata.version(name) for name in ("pytest", "pytest-asyncio", "asyncpg")}
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "postgres": postgres, "database": mask_url(dsn), "packages": packages,
-            "load_average_1m": {"start": load_before, "end": _load()}}
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "postgres": postgres,
+        "database": mask_url(dsn),
+        "packages": packages,
+        "load_average_1m": {"start": load_before, "end": _load()},
+    }
 
 
 def _target(name: str, rule: str, target: Any, measured: Any, unit: str) -> dict[str, Any]:
@@ -163,7 +172,9 @@ def _say(progress: bool, message: str) -> None:
 
 def _startup(parts: list[str], progress: bool) -> dict[str, Any]:
     """The start-up part: server timings (None when not measured) and the course run (None with a note when skipped)."""
-    startup: dict[str, Any] = dict.fromkeys(("server_cold_s", "server_reuse_s", "server_cold_in_process_s", "server_reuse_in_process_s"))
+    startup: dict[str, Any] = dict.fromkeys(
+        ("server_cold_s", "server_reuse_s", "server_cold_in_process_s", "server_reuse_in_process_s")
+    )
     if "startup" in parts:
         _say(progress, "start-up: the kit's server from nothing ...")
         startup.update(bench_startup.server_startup())
@@ -171,13 +182,26 @@ def _startup(parts: list[str], progress: bool) -> dict[str, Any]:
         _say(progress, "start-up: running the course headless ...")
         ran = bench_startup.course()
     else:
-        ran = {"course_s": None, "ok": None, "notebooks": [], "note": "skipped (not among the parts measured; --quick leaves it out)"}
+        ran = {
+            "course_s": None,
+            "ok": None,
+            "notebooks": [],
+            "note": "skipped (not among the parts measured; --quick leaves it out)",
+        }
     startup.update(course_s=ran["course_s"], course_ok=ran["ok"], course_notebooks=ran["notebooks"], course_note=ran["note"])
     return startup
 
 
-def run(quick: bool = False, *, tests: int | None = None, progress: bool = True, repeats: int | None = None,
-        course: bool | None = None, rebuild: bool = False, parts: Iterable[str] | str | None = None) -> BenchResult:
+def run(
+    quick: bool = False,
+    *,
+    tests: int | None = None,
+    progress: bool = True,
+    repeats: int | None = None,
+    course: bool | None = None,
+    rebuild: bool = False,
+    parts: Iterable[str] | str | None = None,
+) -> BenchResult:
     """Run the benchmark and return its result; nothing is written to disk (see ``BenchResult.to_json``).
 
     ``quick`` uses fewer tests and repeats and skips the course unless ``course=True``;
@@ -200,10 +224,20 @@ def run(quick: bool = False, *, tests: int | None = None, progress: bool = True,
 
     if "analyzer" in chosen:
         _say(progress, "analyzer: large schema and queries ...")
-    postgres, analyzer = run_sync(_database_part(dsn, analyzer="analyzer" in chosen, rebuild=rebuild, progress=progress,
-                                                 repeats=settings["analyzer_repeats"], baseline_repeats=settings["baseline_repeats"]))
+    postgres, analyzer = run_sync(
+        _database_part(
+            dsn,
+            analyzer="analyzer" in chosen,
+            rebuild=rebuild,
+            progress=progress,
+            repeats=settings["analyzer_repeats"],
+            baseline_repeats=settings["baseline_repeats"],
+        )
+    )
     if "fixtures" in chosen:
-        fixtures = bench_fixtures.measure(dsn, _socket_url(dsn), tests=settings["tests"], repeats=settings["repeats"], progress=progress)
+        fixtures = bench_fixtures.measure(
+            dsn, _socket_url(dsn), tests=settings["tests"], repeats=settings["repeats"], progress=progress
+        )
     else:
         fixtures = {"fixture_strategies": [], "baseline": None, "baseline_session_loop": None, "skipped": []}
 
@@ -233,7 +267,9 @@ def _writable(value: str) -> Path:
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{value} is a directory; give a file name, e.g. {path / 'bench.out'}")
     if not path.parent.is_dir():
-        raise argparse.ArgumentTypeError(f"cannot write {value}: directory {path.parent} does not exist (create it or choose another path)")
+        raise argparse.ArgumentTypeError(
+            f"cannot write {value}: directory {path.parent} does not exist (create it or choose another path)"
+        )
     existed = path.exists()
     try:
         with open(path, "a"):
@@ -261,13 +297,25 @@ def _parts(value: str) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m kit bench", description="Measure fixture strategies, the analyzer and start-up against the targets.")
+    parser = argparse.ArgumentParser(
+        prog="python -m kit bench", description="Measure fixture strategies, the analyzer and start-up against the targets."
+    )
     parser.add_argument("--quick", action="store_true", help=f"{QUICK['tests']} tests, 1 repeat, no course run (under a minute)")
-    parser.add_argument("--tests", type=_count, metavar="N", help=f"tests per pytest session (default {FULL['tests']}, {QUICK['tests']} with --quick)")
+    parser.add_argument(
+        "--tests",
+        type=_count,
+        metavar="N",
+        help=f"tests per pytest session (default {FULL['tests']}, {QUICK['tests']} with --quick)",
+    )
     parser.add_argument("--json", type=_writable, metavar="PATH", help="write the result as JSON (schema: docs/benchmarks.md)")
     parser.add_argument("--png", type=_writable, metavar="PATH", help="save the chart as a PNG image")
     parser.add_argument("--course", action="store_true", help="with --quick: run the course notebooks anyway")
-    parser.add_argument("--parts", type=_parts, metavar="LIST", help=f"measure only these parts, comma-separated: {','.join(PARTS)} (default: all; --quick leaves out course)")
+    parser.add_argument(
+        "--parts",
+        type=_parts,
+        metavar="LIST",
+        help=f"measure only these parts, comma-separated: {','.join(PARTS)} (default: all; --quick leaves out course)",
+    )
     parser.add_argument("--rebuild", action="store_true", help=f"drop and rebuild the large schema {bench_schema.SCHEMA}")
     parser.add_argument("--no-progress", action="store_true", help="print no progress on stderr")
     return parser
@@ -285,8 +333,10 @@ def _print(result: BenchResult) -> None:
                 print(f"  skipped {skipped['name']}: {skipped['reason']}")
         if data["analyzer"]:
             shape = data["analyzer"]["schema"]
-            print(f"\nAnalyzer on {data['analyzer']['table']}.{data['analyzer']['column']} ({shape['tables']} tables, "
-                  f"{shape['foreign_keys']} foreign keys, {shape['views']} views, {shape['indexes']} indexes):")
+            print(
+                f"\nAnalyzer on {data['analyzer']['table']}.{data['analyzer']['column']} ({shape['tables']} tables, "
+                f"{shape['foreign_keys']} foreign keys, {shape['views']} views, {shape['indexes']} indexes):"
+            )
             print(result.analyzer_frame().to_string())
         startup = data["startup"]
         if startup["server_cold_s"] is not None:
@@ -304,8 +354,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         parts = args.parts + ["course"] if args.parts and args.course else args.parts  # --course adds the course
-        result = run(args.quick, tests=args.tests, progress=not args.no_progress, course=(True if args.course else None) if parts is None else None,
-                     rebuild=args.rebuild, parts=parts)
+        result = run(
+            args.quick,
+            tests=args.tests,
+            progress=not args.no_progress,
+            course=(True if args.course else None) if parts is None else None,
+            rebuild=args.rebuild,
+            parts=parts,
+        )
     except BenchRunError as exc:
         print(f"error: the benchmark could not measure: {exc}", file=sys.stderr)
         return 1
@@ -322,5 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"no chart: the chart shows the fixtures and analyzer parts, and neither was measured; {args.png} not written")
     for target in result.missed:
-        print(f"MISSED: {target['name']}: measured {target['measured']} {target['unit']}, target {target['rule']} {target['target']}")
+        print(
+            f"MISSED: {target['name']}: measured {target['measured']} {target['unit']}, target {target['rule']} {target['target']}"
+        )
     return 0 if result.ok else 1

@@ -24,8 +24,12 @@ DEPENDENT_TABLES = 1_000
 VIEWS = 250
 # Per main table: primary key, UNIQUE (code), two plain indexes; per dependent table: primary key and
 # one index per foreign key column.
-EXPECTED = {"tables": MAIN_TABLES + DEPENDENT_TABLES, "foreign_keys": 2 * DEPENDENT_TABLES, "views": VIEWS,
-            "indexes": 4 * MAIN_TABLES + 3 * DEPENDENT_TABLES}
+EXPECTED = {
+    "tables": MAIN_TABLES + DEPENDENT_TABLES,
+    "foreign_keys": 2 * DEPENDENT_TABLES,
+    "views": VIEWS,
+    "indexes": 4 * MAIN_TABLES + 3 * DEPENDENT_TABLES,
+}
 _MARK = "loop-lab bench schema "  # followed by JSON; a schema without it is not ours and is never dropped
 _VERSION = 1
 _BATCH = 100  # dependent tables per round trip
@@ -33,7 +37,8 @@ _BATCH = 100  # dependent tables per round trip
 # Fresh planner statistics for the catalogs the build grew ~10x. Without them, queries over
 # information_schema plan as if the catalogs were tiny and take minutes until autovacuum catches up.
 _ANALYZE_CATALOGS = "ANALYZE " + ", ".join(
-    f"pg_catalog.{name}" for name in ("pg_class", "pg_attribute", "pg_constraint", "pg_depend", "pg_namespace", "pg_index", "pg_rewrite", "pg_type")
+    f"pg_catalog.{name}"
+    for name in ("pg_class", "pg_attribute", "pg_constraint", "pg_depend", "pg_namespace", "pg_index", "pg_rewrite", "pg_type")
 )
 
 _SHAPE_SQL = """
@@ -128,7 +133,7 @@ async def shape(conn: asyncpg.Connection) -> dict[str, Any]:
     comment = row["comment"] or ""
     if comment.startswith(_MARK):
         try:
-            record = json.loads(comment[len(_MARK):])
+            record = json.loads(comment[len(_MARK) :])
         except ValueError:
             record = {}
     counts = {key: int(row[key]) for key in EXPECTED}
@@ -137,7 +142,9 @@ async def shape(conn: asyncpg.Connection) -> dict[str, Any]:
 
 def _complete(current: dict[str, Any]) -> bool:
     record = current["record"] or {}
-    return record.get("version") == _VERSION and record.get("complete") is True and all(current[k] == v for k, v in EXPECTED.items())
+    return (
+        record.get("version") == _VERSION and record.get("complete") is True and all(current[k] == v for k, v in EXPECTED.items())
+    )
 
 
 async def drop(conn: asyncpg.Connection) -> bool:
@@ -153,7 +160,12 @@ async def drop(conn: asyncpg.Connection) -> bool:
     # Views and dependent tables go in batches so no single transaction needs thousands of locks.
     await conn.execute("".join(f"DROP VIEW IF EXISTS {SCHEMA}.v_{i:03d};\n" for i in range(VIEWS)))
     for start in range(0, DEPENDENT_TABLES, _BATCH * 2):
-        await conn.execute("".join(f"DROP TABLE IF EXISTS {SCHEMA}.dep_{i:04d} CASCADE;\n" for i in range(start, min(start + _BATCH * 2, DEPENDENT_TABLES))))
+        await conn.execute(
+            "".join(
+                f"DROP TABLE IF EXISTS {SCHEMA}.dep_{i:04d} CASCADE;\n"
+                for i in range(start, min(start + _BATCH * 2, DEPENDENT_TABLES))
+            )
+        )
     await conn.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
     return True
 
@@ -178,7 +190,9 @@ async def ensure(conn: asyncpg.Connection, *, rebuild: bool = False, progress: b
         async with conn.transaction():
             await conn.execute(sql)
             if index == 0:  # marked as ours from the start, so a half-built schema can be dropped later
-                await conn.execute(f"COMMENT ON SCHEMA {SCHEMA} IS '{_MARK}{json.dumps({'version': _VERSION, 'complete': False})}'")
+                await conn.execute(
+                    f"COMMENT ON SCHEMA {SCHEMA} IS '{_MARK}{json.dumps({'version': _VERSION, 'complete': False})}'"
+                )
         bar.step(label)
     await conn.execute(_ANALYZE_CATALOGS)
     build_s = round(time.perf_counter() - started, 3)

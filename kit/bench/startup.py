@@ -39,7 +39,9 @@ def server_startup() -> dict[str, Any]:
     try:
         cold_s, cold = _kit(["start"], env)
         if cold.returncode != 0:
-            raise BenchRunError(f"`python -m kit db start` failed with a fresh LOOP_LAB_HOME:\n{(cold.stderr or cold.stdout).strip()}")
+            raise BenchRunError(
+                f"`python -m kit db start` failed with a fresh LOOP_LAB_HOME:\n{(cold.stderr or cold.stdout).strip()}"
+            )
         reuse_s, reuse = _kit(["start"], env)
     finally:
         _kit(["stop", "--remove"], env)
@@ -70,11 +72,18 @@ def course(notebooks: Path = NOTEBOOKS_DIR) -> dict[str, Any]:
         import nbformat
         from nbclient import NotebookClient
     except ImportError as exc:
-        return {"course_s": None, "ok": None, "notebooks": [], "note": f"cannot run the course: {exc}. Install the test extras: pip install -e '.[test]'"}
+        return {
+            "course_s": None,
+            "ok": None,
+            "notebooks": [],
+            "note": f"cannot run the course: {exc}. Install the test extras: pip install -e '.[test]'",
+        }
 
     def _execute(path: Path) -> dict[str, Any]:
         book = nbformat.read(path, as_version=4)
-        client = NotebookClient(book, kernel_name="python3", timeout=_CELL_TIMEOUT_S, resources={"metadata": {"path": str(notebooks)}})
+        client = NotebookClient(
+            book, kernel_name="python3", timeout=_CELL_TIMEOUT_S, resources={"metadata": {"path": str(notebooks)}}
+        )
         began = time.perf_counter()
         try:
             call_off_loop(client.execute)

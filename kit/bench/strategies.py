@@ -50,7 +50,9 @@ STRATEGIES = (
     Strategy("baseline", "empty async test on its own loop (no database)", None),
     Strategy("connect_per_test_tcp", "new connection per test, TCP (test_connection)", "test_connection"),
     Strategy("connect_per_test_socket", "new connection per test, unix socket", "socket_connection", needs_socket=True),
-    Strategy("session_config_per_test", "session config, connection per test (session_config_connection)", "session_config_connection"),
+    Strategy(
+        "session_config_per_test", "session config, connection per test (session_config_connection)", "session_config_connection"
+    ),
     Strategy("baseline_session_loop", "empty async test on the session loop (no database)", None, session_loop=True),
     Strategy("session_loop_rollback", "session-loop connection, rollback per test (db)", "db", session_loop=True),
     Strategy("session_loop_pool", "session-loop pool, acquire + rollback per test", "pooled_db", session_loop=True),
@@ -152,8 +154,11 @@ def _test_module(strategy: Strategy, tests: int) -> str:
         if strategy.fixture is None:
             lines += [f"async def test_{i:05d}():", "    pass", ""]
         else:
-            lines += [f"async def test_{i:05d}({strategy.fixture}):",
-                      f'    assert await {strategy.fixture}.fetchval("SELECT 1") == 1', ""]
+            lines += [
+                f"async def test_{i:05d}({strategy.fixture}):",
+                f'    assert await {strategy.fixture}.fetchval("SELECT 1") == 1',
+                "",
+            ]
     return "\n".join(lines)
 
 
@@ -173,8 +178,14 @@ def _run_session(workdir: Path, strategy: Strategy, env: dict[str, str], tests: 
     plugins = [arg for name in (*_PLUGINS, "_bench_timer") for arg in ("-p", name)]
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugins, f"test_{strategy.name}.py"]
     try:
-        proc = subprocess.run(cmd, cwd=workdir, env=dict(env, **{_RESULT_ENV: str(result_file)}),
-                              capture_output=True, text=True, timeout=_SESSION_TIMEOUT_S)
+        proc = subprocess.run(
+            cmd,
+            cwd=workdir,
+            env=dict(env, **{_RESULT_ENV: str(result_file)}),
+            capture_output=True,
+            text=True,
+            timeout=_SESSION_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired:
         raise BenchRunError(f"the {strategy.name} session did not finish within {_SESSION_TIMEOUT_S} s") from None
     outcome = json.loads(result_file.read_text()) if result_file.exists() else {}
@@ -208,10 +219,15 @@ def _ms(seconds: float) -> float:
 def _baseline_row(strategy: Strategy, sessions: list[Session], tests: int) -> dict[str, Any]:
     total = statistics.median(s.elapsed_s for s in sessions)
     mean = statistics.median(s.per_test_mean_s for s in sessions)
-    return {"name": strategy.name, "label": strategy.label,
-            "per_test_ms": _ms(statistics.median(s.per_test_median_s for s in sessions)), "per_test_mean_ms": _ms(mean),
-            "session_setup_ms": round((total - mean * tests) * 1000, 1), "session_s_median": round(total, 4),
-            "session_s_samples": [round(s.elapsed_s, 4) for s in sessions]}
+    return {
+        "name": strategy.name,
+        "label": strategy.label,
+        "per_test_ms": _ms(statistics.median(s.per_test_median_s for s in sessions)),
+        "per_test_mean_ms": _ms(mean),
+        "session_setup_ms": round((total - mean * tests) * 1000, 1),
+        "session_s_median": round(total, 4),
+        "session_s_samples": [round(s.elapsed_s, 4) for s in sessions],
+    }
 
 
 def _strategy_row(strategy: Strategy, sessions: list[Session], base: list[Session], tests: int) -> dict[str, Any]:
@@ -246,8 +262,11 @@ def measure(dsn: str, socket_url: str | None, *, tests: int, repeats: int, progr
     see docs/benchmarks.md.
     """
     strategies = [s for s in STRATEGIES if socket_url or not s.needs_socket]
-    skipped = [{"name": s.name, "reason": "the database has no unix socket the kit knows of (an external DATABASE_URL)"}
-               for s in STRATEGIES if s.needs_socket and not socket_url]
+    skipped = [
+        {"name": s.name, "reason": "the database has no unix socket the kit knows of (an external DATABASE_URL)"}
+        for s in STRATEGIES
+        if s.needs_socket and not socket_url
+    ]
     samples: dict[str, list[Session]] = {s.name: [] for s in strategies}
     env = _child_env(dsn, socket_url)
     bar = Progress(repeats * len(strategies), f"fixture strategies ({tests} tests)", enabled=progress)

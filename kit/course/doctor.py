@@ -48,7 +48,9 @@ def pins() -> dict[str, Requirement]:
 def _python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
     ok = sys.version_info >= (3, 10)
-    return Check("Python", ok, version, ">= 3.10", "" if ok else "install Python 3.10 or newer and recreate .venv (`make clean setup`)")
+    return Check(
+        "Python", ok, version, ">= 3.10", "" if ok else "install Python 3.10 or newer and recreate .venv (`make clean setup`)"
+    )
 
 
 def _package(name: str, req: Requirement) -> Check:
@@ -81,18 +83,37 @@ def _pytest_asyncio_settings() -> list[Check]:
 
     config = _prepareconfig(["-p", "no:cacheprovider"])
     try:
-        values = {key: config.getini(key) for key in ("asyncio_mode", "asyncio_default_fixture_loop_scope", "asyncio_default_test_loop_scope")}
+        values = {
+            key: config.getini(key)
+            for key in ("asyncio_mode", "asyncio_default_fixture_loop_scope", "asyncio_default_test_loop_scope")
+        }
     finally:
         config._ensure_unconfigure()
     where = str(config.inipath) if config.inipath else "no pytest configuration found"
     mode = str(values["asyncio_mode"])
-    rows = [Check("pytest-asyncio mode", mode == "strict", f"{mode} ({where})", "strict",
-                  "" if mode == "strict" else "the lessons mark async tests explicitly: set asyncio_mode = strict in pytest's configuration")]
+    rows = [
+        Check(
+            "pytest-asyncio mode",
+            mode == "strict",
+            f"{mode} ({where})",
+            "strict",
+            ""
+            if mode == "strict"
+            else "the lessons mark async tests explicitly: set asyncio_mode = strict in pytest's configuration",
+        )
+    ]
     for key in ("asyncio_default_fixture_loop_scope", "asyncio_default_test_loop_scope"):
         value = str(values[key] or "unset")
         ok = value in _LOOP_SCOPES
-        rows.append(Check(key, ok, value, "unset or " + "/".join(_LOOP_SCOPES[1:]),
-                          "" if ok else f"set {key} to one of {', '.join(_LOOP_SCOPES[1:])} in pytest's configuration"))
+        rows.append(
+            Check(
+                key,
+                ok,
+                value,
+                "unset or " + "/".join(_LOOP_SCOPES[1:]),
+                "" if ok else f"set {key} to one of {', '.join(_LOOP_SCOPES[1:])} in pytest's configuration",
+            )
+        )
     return rows
 
 
@@ -103,10 +124,18 @@ def _ipytest() -> Check:
     in_kernel = getattr(get_ipython(), "kernel", None) is not None  # a Jupyter kernel, not just ipykernel imported
     threaded = bool(current_config.get("run_in_thread"))
     if not in_kernel:
-        return Check("ipytest runs tests in a thread", True, f"run_in_thread={threaded} (not in a notebook)", "True in notebooks",
-                     "")
-    return Check("ipytest runs tests in a thread", threaded, f"run_in_thread={threaded}", "True",
-                 "" if threaded else "run `kit.course.notebook.setup()` in the notebook: async tests cannot run on the kernel's own running loop")
+        return Check(
+            "ipytest runs tests in a thread", True, f"run_in_thread={threaded} (not in a notebook)", "True in notebooks", ""
+        )
+    return Check(
+        "ipytest runs tests in a thread",
+        threaded,
+        f"run_in_thread={threaded}",
+        "True",
+        ""
+        if threaded
+        else "run `kit.course.notebook.setup()` in the notebook: async tests cannot run on the kernel's own running loop",
+    )
 
 
 def checks() -> list[Check]:

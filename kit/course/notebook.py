@@ -182,7 +182,9 @@ def _as_list(value: Any) -> list[Any]:
 
 def _dsn() -> str:
     if _state["dsn"] is None or not os.environ.get("DATABASE_URL"):
-        raise NotebookError("Run the notebook's first cell (it calls nb.setup()): it starts the database and exports DATABASE_URL.")
+        raise NotebookError(
+            "Run the notebook's first cell (it calls nb.setup()): it starts the database and exports DATABASE_URL."
+        )
     return os.environ["DATABASE_URL"]
 
 
@@ -215,7 +217,16 @@ def run_file(path: str | os.PathLike[str], *pytest_args: str, timeout: float = 6
         raise FileNotFoundError(f"run_file(): {target} does not exist (looked from {Path.cwd()}). Pass the path of a test file.")
     with tempfile.TemporaryDirectory(prefix="loop-lab-") as scratch:
         record = Path(scratch) / "record.json"
-        command = [sys.executable, "-m", "pytest", str(target), "-p", "kit.diagnose.recorder", f"--kit-record={record}", *pytest_args]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(target),
+            "-p",
+            "kit.diagnose.recorder",
+            f"--kit-record={record}",
+            *pytest_args,
+        ]
         try:
             completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired as exc:
@@ -226,14 +237,18 @@ def run_file(path: str | os.PathLike[str], *pytest_args: str, timeout: float = 6
         print(output, end="")
         _refuse(completed.returncode, f"pytest {target}", "the output above")
         if not record.exists():
-            raise NotebookError(f"pytest on {target} exited with code {completed.returncode} and recorded nothing; see the output above.")
+            raise NotebookError(
+                f"pytest on {target} exited with code {completed.returncode} and recorded nothing; see the output above."
+            )
         return _remember(json.loads(record.read_text()), output=output).results
 
 
 def last_run() -> RunResult:
     """The most recent :func:`run` or :func:`run_file`: results, timeline, per-test details and exit code."""
     if _state["last"] is None:
-        raise NotebookError("No tests have run yet in this kernel: call kit.course.notebook.run() or kit.course.notebook.run_file(path) first.")
+        raise NotebookError(
+            "No tests have run yet in this kernel: call kit.course.notebook.run() or kit.course.notebook.run_file(path) first."
+        )
     return _state["last"]
 
 

@@ -40,7 +40,17 @@ from kit.errors import ScenarioError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["COLUMNS", "DIFFERENT_LOOP", "EXPECTED_ON", "SCENARIOS", "Scenario", "ScenarioError", "classify", "passing", "run_scenarios"]
+__all__ = [
+    "COLUMNS",
+    "DIFFERENT_LOOP",
+    "EXPECTED_ON",
+    "SCENARIOS",
+    "Scenario",
+    "ScenarioError",
+    "classify",
+    "passing",
+    "run_scenarios",
+]
 
 COLUMNS = ["scenario", "description", "outcome", "detail", "passed", "failed", "errors", "warnings"]
 DIFFERENT_LOOP = "attached to a different loop"
@@ -61,16 +71,16 @@ def event_loop():
     loop.close()
 '''
 
-_FIXTURE = '''
+_FIXTURE = """
 
 @pytest_asyncio.fixture({arguments})
 async def pool():
     pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=2)
     yield pool
     await pool.close()
-'''
+"""
 
-_TESTS = '''
+_TESTS = """
 
 {marker}async def test_select_one(pool):
     assert await pool.fetchval("SELECT 1") == 1
@@ -82,7 +92,7 @@ _TESTS = '''
 
 {marker}async def test_select_three(pool):
     assert await pool.fetchval("SELECT 3") == 3
-'''
+"""
 
 
 @dataclass(frozen=True)
@@ -110,8 +120,9 @@ class Scenario:
         return {"pytest.ini": self.ini_text, "test_pool.py": self.source}
 
 
-def _module(fixture: str = 'scope="session"', marker: str = "@pytest.mark.asyncio", *, module_mark: str = "",
-            event_loop: bool = False) -> str:
+def _module(
+    fixture: str = 'scope="session"', marker: str = "@pytest.mark.asyncio", *, module_mark: str = "", event_loop: bool = False
+) -> str:
     """The test module: imports, optional ``pytestmark`` and ``event_loop`` override, the pool, three tests."""
     parts = ["import asyncio\n" + _IMPORTS if event_loop else _IMPORTS]
     if module_mark:
@@ -133,23 +144,57 @@ SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
         Scenario("A", 'fixture scope="session", tests @pytest.mark.asyncio, no loop settings', (), _module(), "DIFF-LOOP"),
-        Scenario("B", "only asyncio_default_fixture_loop_scope = session",
-                 (("asyncio_default_fixture_loop_scope", "session"),), _module(), "DIFF-LOOP"),
-        Scenario("C", "only asyncio_default_fixture_loop_scope = function",
-                 (("asyncio_default_fixture_loop_scope", "function"),), _module(), "ScopeMismatch"),
+        Scenario(
+            "B",
+            "only asyncio_default_fixture_loop_scope = session",
+            (("asyncio_default_fixture_loop_scope", "session"),),
+            _module(),
+            "DIFF-LOOP",
+        ),
+        Scenario(
+            "C",
+            "only asyncio_default_fixture_loop_scope = function",
+            (("asyncio_default_fixture_loop_scope", "function"),),
+            _module(),
+            "ScopeMismatch",
+        ),
         Scenario("D", 'fixture loop_scope="session" only (half fix)', (), _module(_SESSION_LOOP_FIXTURE), "DIFF-LOOP"),
-        Scenario("E", 'fixture loop_scope="session" + tests @pytest.mark.asyncio(loop_scope="session")', (),
-                 _module(_SESSION_LOOP_FIXTURE, '@pytest.mark.asyncio(loop_scope="session")'), "pass"),
-        Scenario("F", '0.23 style: tests @pytest.mark.asyncio(scope="session")', (),
-                 _module(marker='@pytest.mark.asyncio(scope="session")'), "pass"),
+        Scenario(
+            "E",
+            'fixture loop_scope="session" + tests @pytest.mark.asyncio(loop_scope="session")',
+            (),
+            _module(_SESSION_LOOP_FIXTURE, '@pytest.mark.asyncio(loop_scope="session")'),
+            "pass",
+        ),
+        Scenario(
+            "F",
+            '0.23 style: tests @pytest.mark.asyncio(scope="session")',
+            (),
+            _module(marker='@pytest.mark.asyncio(scope="session")'),
+            "pass",
+        ),
         Scenario("G", "override event_loop as a session fixture (the 0.21 recipe)", (), _module(event_loop=True), "DIFF-LOOP"),
-        Scenario("H", "ini sets both default loop scopes to session",
-                 (("asyncio_default_fixture_loop_scope", "session"), ("asyncio_default_test_loop_scope", "session")),
-                 _module(), "pass"),
-        Scenario("I", 'pytestmark = asyncio(loop_scope="session") + fixture loop_scope="session", tests unmarked', (),
-                 _module(_SESSION_LOOP_FIXTURE, "", module_mark=_MODULE_MARK), "pass"),
-        Scenario("I'", "as I, but each test also carries a bare @pytest.mark.asyncio", (),
-                 _module(_SESSION_LOOP_FIXTURE, module_mark=_MODULE_MARK), "DIFF-LOOP"),
+        Scenario(
+            "H",
+            "ini sets both default loop scopes to session",
+            (("asyncio_default_fixture_loop_scope", "session"), ("asyncio_default_test_loop_scope", "session")),
+            _module(),
+            "pass",
+        ),
+        Scenario(
+            "I",
+            'pytestmark = asyncio(loop_scope="session") + fixture loop_scope="session", tests unmarked',
+            (),
+            _module(_SESSION_LOOP_FIXTURE, "", module_mark=_MODULE_MARK),
+            "pass",
+        ),
+        Scenario(
+            "I'",
+            "as I, but each test also carries a bare @pytest.mark.asyncio",
+            (),
+            _module(_SESSION_LOOP_FIXTURE, module_mark=_MODULE_MARK),
+            "DIFF-LOOP",
+        ),
     )
 }
 
@@ -192,18 +237,33 @@ def _warnings(output: str) -> str:
     return "; ".join(found)
 
 
-
 def _row(scenario: Scenario, results: list[dict[str, Any]], output: str) -> dict[str, Any]:
     """The table row of one finished scenario."""
     outcome, detail = classify(results)
     counts = {kind: sum(r["outcome"] == kind for r in results) for kind in ("passed", "failed", "error")}
-    return {"scenario": scenario.name, "description": scenario.description, "outcome": outcome, "detail": detail,
-            "passed": counts["passed"], "failed": counts["failed"], "errors": counts["error"], "warnings": _warnings(output)}
+    return {
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "outcome": outcome,
+        "detail": detail,
+        "passed": counts["passed"],
+        "failed": counts["failed"],
+        "errors": counts["error"],
+        "warnings": _warnings(output),
+    }
 
 
 def _unfinished(scenario: Scenario, outcome: str, detail: str) -> dict[str, Any]:
-    return {"scenario": scenario.name, "description": scenario.description, "outcome": outcome, "detail": detail,
-            "passed": 0, "failed": 0, "errors": 0, "warnings": ""}
+    return {
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "outcome": outcome,
+        "detail": detail,
+        "passed": 0,
+        "failed": 0,
+        "errors": 0,
+        "warnings": "",
+    }
 
 
 def run_here(scenario: Scenario) -> dict[str, Any]:
@@ -252,16 +312,19 @@ def _run_batch(batch: list[Scenario], dsn: str, timeout: float, report: Callable
             report(_unfinished(scenario, fate, detail))
 
 
-def _drive_worker(
-    batch: list[Scenario], dsn: str, timeout: float, report: Callable[[dict[str, Any]], None]
-) -> tuple[str, str]:
+def _drive_worker(batch: list[Scenario], dsn: str, timeout: float, report: Callable[[dict[str, Any]], None]) -> tuple[str, str]:
     """Start the worker, pass on each row it prints; return the outcome and detail for rows it did not print."""
     env = {**os.environ, "DATABASE_URL": dsn}
     env.pop("PYTEST_ADDOPTS", None)
     killed = threading.Event()
     with tempfile.TemporaryFile(mode="w+") as errors:
-        worker = subprocess.Popen([sys.executable, "-m", "kit.course.scenarios", *(s.name for s in batch)],
-                                  stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "kit.course.scenarios", *(s.name for s in batch)],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env=env,
+        )
 
         def kill() -> None:
             killed.set()
@@ -334,8 +397,11 @@ def run_scenarios(
         row = finished.get()
         rows[row["scenario"]] = row
         if progress:
-            print(f"[{len(rows)}/{len(chosen)}] scenario {row['scenario']:<2} {row['outcome']:<13} "
-                  f"({time.perf_counter() - started:.1f} s)", flush=True)
+            print(
+                f"[{len(rows)}/{len(chosen)}] scenario {row['scenario']:<2} {row['outcome']:<13} "
+                f"({time.perf_counter() - started:.1f} s)",
+                flush=True,
+            )
     for thread in threads:
         thread.join()
     return pd.DataFrame([rows[scenario.name] for scenario in chosen], columns=COLUMNS)

@@ -602,9 +602,7 @@ class DependencyAnalyzer:
             else:
                 owned.terminate()  # broken, cancelled or on another loop: do not wait on it
 
-    async def _resolve(
-        self, conn: asyncpg.Connection, table_name: str, column_name: str, schema: str | None
-    ) -> _Column:
+    async def _resolve(self, conn: asyncpg.Connection, table_name: str, column_name: str, schema: str | None) -> _Column:
         """Turn names into (table oid, attnum), or raise an error that says what is wrong."""
         schema = self.schema if schema is None else _check_name(schema, "schema", UnknownSchemaError)
         table_name = _check_name(table_name, "table_name", UnknownTableError)
@@ -618,8 +616,7 @@ class DependencyAnalyzer:
         if row["table_oid"] is None:
             similar = [r[0] for r in await conn.fetch(_SIMILAR_TABLES_SQL, row["namespace_oid"], table_name)]
             raise UnknownTableError(
-                f"table {table_name!r} does not exist in schema {schema!r}"
-                f"{_name_hints(table_name, similar, 'table')}"
+                f"table {table_name!r} does not exist in schema {schema!r}{_name_hints(table_name, similar, 'table')}"
             )
         if row["relkind"] not in _RELKINDS:
             kind = _OTHER_RELKINDS.get(row["relkind"], f"relation of kind {row['relkind']!r}")

@@ -90,7 +90,9 @@ class DatabaseConfig:
             parts = urlsplit(url.strip())
             port = parts.port
         except ValueError as exc:
-            raise ConfigError(f"{where} is not a valid URL ({exc}). Expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE") from None
+            raise ConfigError(
+                f"{where} is not a valid URL ({exc}). Expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+            ) from None
         if parts.scheme not in ("postgresql", "postgres"):
             raise ConfigError(
                 f"{where} must start with postgresql:// (got scheme {parts.scheme or 'none'!r}). "

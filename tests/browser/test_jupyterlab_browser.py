@@ -47,7 +47,7 @@ def _row(table: Locator, column: str, text: str) -> dict[str, str]:
     headers = [h.strip() for h in table.locator("thead tr").first.locator("th").all_text_contents() if h.strip()]
     for row in table.locator("tbody tr").all():
         cells = [c.strip() for c in row.locator("td").all_text_contents()]
-        values = dict(zip(headers[-len(cells):], cells))
+        values = dict(zip(headers[-len(cells) :], cells))
         if text in values.get(column, ""):
             return values
     raise AssertionError(f"no row with {text!r} in column {column!r}; columns: {headers}")

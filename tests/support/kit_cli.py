@@ -22,5 +22,9 @@ def kit_env(home: Path | None = None, **extra: str) -> dict[str, str]:
 def kit(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run ``python -m kit ARGS`` and return the completed process (never raises on a non-zero exit)."""
     return subprocess.run(
-        [sys.executable, "-m", "kit", *args], env=env if env is not None else kit_env(), capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "kit", *args],
+        env=env if env is not None else kit_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )

@@ -73,7 +73,11 @@ def running_lab(root: Path, log: Path, *, timeout: float = 180) -> Iterator[Lab]
         env = kit_env(JUPYTERLAB_SETTINGS_DIR=f"{scratch}/settings", JUPYTERLAB_WORKSPACES_DIR=f"{scratch}/workspaces")
         process = subprocess.Popen(
             ["make", "lab", f"LAB_PORT={port}", f"LAB_ARGS={args}"],
-            cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=root,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             deadline = time.monotonic() + timeout

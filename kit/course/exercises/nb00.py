@@ -31,7 +31,7 @@ _WRONG = {
     "00-run-in-thread",
     question=(
         "Which option of ipytest.autoconfig() lets async tests run in this notebook? "
-        "Answer with its name as a string, e.g. answer = \"some_option\"."
+        'Answer with its name as a string, e.g. answer = "some_option".'
     ),
     hint=(
         "Look at the kernel-loop cell: the kernel's loop is running in the cell's thread. pytest-asyncio needs to "
@@ -49,7 +49,7 @@ _WRONG = {
 )
 def _check_run_in_thread(answer: object) -> str | None:
     if blank(answer):
-        return "answer with the option's name as a string, e.g. answer = \"some_option\"."
+        return 'answer with the option\'s name as a string, e.g. answer = "some_option".'
     text = normalise(answer)
     if "runinthread" in text:
         if text.endswith("false"):

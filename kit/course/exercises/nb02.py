@@ -12,8 +12,8 @@ PASSING = passing()  # the scenario table of notebook 02, on the pinned pytest-a
 # Why a scenario that does NOT pass was picked, most instructive first.
 _NOT_PASSING = {
     "D": (
-        "D is the half fix: loop_scope=\"session\" puts the pool on the session loop, but the tests, with a bare "
-        "@pytest.mark.asyncio, still run on loops of their own: DIFF-LOOP. The tests need loop_scope=\"session\" too."
+        'D is the half fix: loop_scope="session" puts the pool on the session loop, but the tests, with a bare '
+        '@pytest.mark.asyncio, still run on loops of their own: DIFF-LOOP. The tests need loop_scope="session" too.'
     ),
     "G": (
         "G overrides event_loop, the pytest-asyncio 0.21 recipe. pytest-asyncio 1.0 removed that fixture: nothing "
@@ -34,9 +34,9 @@ _NOT_PASSING = {
     "A": "A is the seed project's setup, the failure of notebook 01: DIFF-LOOP.",
 }
 _MISSED = {
-    "E": "you left out E, the official fix: loop_scope=\"session\" on the fixture AND on the tests' markers.",
+    "E": 'you left out E, the official fix: loop_scope="session" on the fixture AND on the tests\' markers.',
     "F": (
-        "you left out F: the 0.23 spelling @pytest.mark.asyncio(scope=\"session\") still works on 1.5.0, with a "
+        'you left out F: the 0.23 spelling @pytest.mark.asyncio(scope="session") still works on 1.5.0, with a '
         "deprecation warning (see the warnings column)."
     ),
     "H": "you left out H: with both ini defaults set to session, fixtures and tests share the session loop.",

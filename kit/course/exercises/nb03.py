@@ -54,18 +54,18 @@ def _static_problem(fixture: FixtureDefinition) -> str | None:
     if not fixture.asyncio:
         return (
             "@pytest.fixture on an async def: in strict mode pytest-asyncio ignores it, and pytest 9 refuses the test "
-            "(\"requested an async fixture ... with no plugin or hook that handled it\"). Use @pytest_asyncio.fixture."
+            '("requested an async fixture ... with no plugin or hook that handled it"). Use @pytest_asyncio.fixture.'
         )
     if scope != "function":
         return (
             f"scope={scope!r}: the connection is then created once, on the {scope}'s event loop, but each plain "
             "@pytest.mark.asyncio test runs on a loop of its own, so its first query fails with "
-            "\"attached to a different loop\". Leave scope out: one connection per test, on the test's loop."
+            '"attached to a different loop". Leave scope out: one connection per test, on the test\'s loop.'
         )
     if loop_scope not in (None, "function"):
         return (
             f"loop_scope={loop_scope!r} creates each connection on the {loop_scope} loop while plain "
-            "@pytest.mark.asyncio tests run on their own loop: \"attached to a different loop\". Leave loop_scope out."
+            '@pytest.mark.asyncio tests run on their own loop: "attached to a different loop". Leave loop_scope out.'
         )
     text = source(func)
     if "create_task" in text:

@@ -14,12 +14,12 @@ _WHY_UNSAFE = {
     "pool": (
         "pool is an async fixture with scope='session': it runs on the session's event loop, so the pool and its "
         "connections belong to that loop. Each plain @pytest.mark.asyncio test runs on a loop of its own, and its "
-        "first query fails with \"attached to a different loop\"."
+        'first query fails with "attached to a different loop".'
     ),
     "connection": (
         "connection is synchronous, but what it returns is not plain data: an asyncpg connection made on the loop "
-        "of asyncio.run, which closed before the fixture returned. The first test fails with \"Event loop is closed\", "
-        "the next with \"another operation is in progress\". A sync def is not enough: the value must not belong to a loop."
+        'of asyncio.run, which closed before the fixture returned. The first test fails with "Event loop is closed", '
+        'the next with "another operation is in progress". A sync def is not enough: the value must not belong to a loop.'
     ),
 }
 _WHY_SAFE = {

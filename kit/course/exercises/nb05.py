@@ -49,7 +49,7 @@ def _check_session_marker(answer: Any) -> str | None:
         return "the test carries more than one asyncio marker, and only the nearest counts: keep exactly one."
     mark = marks[0]
     if mark.args:
-        return f"pass the loop scope by keyword, loop_scope=\"session\", not as a positional argument {mark.args!r}."
+        return f'pass the loop scope by keyword, loop_scope="session", not as a positional argument {mark.args!r}.'
     if "scope" in mark.kwargs:
         return (
             f"scope={mark.kwargs['scope']!r} is the pytest-asyncio 0.23 spelling: 1.x still accepts it but warns that it "
@@ -66,7 +66,7 @@ def _check_session_marker(answer: Any) -> str | None:
         return None
     if loop_scope in ("function", "class", "module", "package"):
         return (
-            f'loop_scope="{loop_scope}" runs the test on the {loop_scope}\'s loop, a different loop from the session\'s, '
+            f"loop_scope=\"{loop_scope}\" runs the test on the {loop_scope}'s loop, a different loop from the session's, "
             'where db\'s connection lives: "attached to a different loop". The loop scopes must match: "session".'
         )
     return f"loop_scope={loop_scope!r} is not a scope; use one of function, class, module, package, session (here: session)."

@@ -51,7 +51,7 @@ def _word(answer: object) -> str | None:
 def _check_recommendation(answer: object) -> str | None:
     word = _word(answer)
     if answer is ... or word is None:
-        return f"answer with one of {', '.join(VERDICTS)} as a string, e.g. answer = \"REVIEW\"."
+        return f'answer with one of {", ".join(VERDICTS)} as a string, e.g. answer = "REVIEW".'
     if word == "CAUTION":
         return None
     if word == "DANGEROUS":
@@ -96,7 +96,7 @@ def _check_recommendation(answer: object) -> str | None:
 )
 def _check_ilike_miss(answer: object) -> str | None:
     if blank(answer):
-        return "answer with the name of one view in schema shop as a string, e.g. answer = \"contact_list\"."
+        return 'answer with the name of one view in schema shop as a string, e.g. answer = "contact_list".'
     name = answer.strip().strip('"').lower().removeprefix("shop.")
     if name == "newsletter_audience":
         return None

@@ -76,7 +76,7 @@ def _name(value: object) -> str:
         "# B: COMMIT escapes a rollback fixture, and a second connection sees only committed rows: a connection per\n"
         "#    test (session_config_connection is right too; it only shares the settings).\n"
         "# C: two queries at once need two connections: the session-loop pool, acquire + rollback per test.\n"
-        "# Tests using db or shared_pool run on the session loop: @pytest.mark.asyncio(loop_scope=\"session\")."
+        '# Tests using db or shared_pool run on the session loop: @pytest.mark.asyncio(loop_scope="session").'
     ),
     praise=(
         "Right: db for many row-level tests, a connection per test where the test commits or needs a second connection, "

@@ -25,7 +25,7 @@ PYTEST_INI = "[pytest]\nasyncio_mode = auto\n"
 MODULE_NAME = "test_exercise_09.py"
 _RUN_TIMEOUT = 120
 
-TEMPLATE = '''
+TEMPLATE = """
 import asyncpg
 import pytest
 from kit.db.config import DatabaseConfig
@@ -41,7 +41,7 @@ async def pool():
 @pytest.mark.asyncio
 async def test_pool_answers(pool):
     assert await pool.fetchval("SELECT 1") == 1
-'''
+"""
 
 FUNCTION_SCOPE = TEMPLATE.replace('@pytest.fixture(scope="session")', "@pytest.fixture")
 SESSION_LOOP = (
@@ -67,7 +67,11 @@ def _keywords(node: ast.expr) -> dict[str, str]:
     """A decorator call's keyword arguments, values as source text."""
     if not isinstance(node, ast.Call):
         return {}
-    return {k.arg: ast.literal_eval(k.value) if isinstance(k.value, ast.Constant) else ast.unparse(k.value) for k in node.keywords if k.arg}
+    return {
+        k.arg: ast.literal_eval(k.value) if isinstance(k.value, ast.Constant) else ast.unparse(k.value)
+        for k in node.keywords
+        if k.arg
+    }
 
 
 def _fixtures(tree: ast.Module) -> dict[str, tuple[ast.AST, ast.expr]]:
@@ -83,10 +87,7 @@ def _fixtures(tree: ast.Module) -> dict[str, tuple[ast.AST, ast.expr]]:
 
 def _close_calls(node: ast.AST) -> list[ast.Call]:
     """Calls of a method whose name contains 'close' inside ``node``."""
-    return [
-        n for n in ast.walk(node)
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and "close" in n.func.attr
-    ]
+    return [n for n in ast.walk(node) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and "close" in n.func.attr]
 
 
 def _static_problem(tree: ast.Module) -> str | None:
@@ -115,7 +116,9 @@ def _static_problem(tree: ast.Module) -> str | None:
         yields = [n for n in ast.walk(node) if isinstance(n, ast.Yield)]
         if isinstance(node, ast.AsyncFunctionDef) and yields:
             after = [c for c in _close_calls(node) if c.lineno > yields[0].lineno]
-            in_context = any(isinstance(n, ast.AsyncWith) and any(isinstance(y, ast.Yield) for y in ast.walk(n)) for n in ast.walk(node))
+            in_context = any(
+                isinstance(n, ast.AsyncWith) and any(isinstance(y, ast.Yield) for y in ast.walk(n)) for n in ast.walk(node)
+            )
             if not after and not in_context:
                 return (
                     f"fixture {name!r} never closes what it opened: after `yield` write `await pool.close()` "
@@ -152,8 +155,10 @@ def _wide_fixture_without_loop_scope(tree: ast.Module) -> str | None:
 def _tests_using(tree: ast.Module, fixture: str) -> list[ast.AST]:
     """Test functions that take ``fixture`` as an argument."""
     return [
-        n for n in ast.walk(tree)
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name.startswith("test")
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and n.name.startswith("test")
         and fixture in [a.arg for a in n.args.args]
     ]
 
@@ -203,7 +208,18 @@ def _run_problem(path: Path) -> str | None:
 
     record = path.parent / "record.json"
     env = dict(os.environ, DATABASE_URL=ensure_server())
-    command = [sys.executable, "-m", "pytest", str(path), "-q", "-p", "no:cacheprovider", "-p", "kit.diagnose.recorder", f"--kit-record={record}"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(path),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "kit.diagnose.recorder",
+        f"--kit-record={record}",
+    ]
     try:
         subprocess.run(command, cwd=path.parent, env=env, capture_output=True, text=True, timeout=_RUN_TIMEOUT, check=False)
     except subprocess.TimeoutExpired:
@@ -228,9 +244,9 @@ def _run_problem(path: Path) -> str | None:
         "`kit audit` finds nothing at risk and the test passes. Keep the fixture `pool` and a test that uses it."
     ),
     hint=(
-        "Two ways out. Function scope: drop scope=\"session\", and each test gets its own pool on its own loop. Or one "
-        "pool for the session: @pytest_asyncio.fixture(scope=\"session\", loop_scope=\"session\") AND "
-        "@pytest.mark.asyncio(loop_scope=\"session\") on the test. Either way, close with `await pool.close()`."
+        'Two ways out. Function scope: drop scope="session", and each test gets its own pool on its own loop. Or one '
+        'pool for the session: @pytest_asyncio.fixture(scope="session", loop_scope="session") AND '
+        '@pytest.mark.asyncio(loop_scope="session") on the test. Either way, close with `await pool.close()`.'
     ),
     solution=SOLUTION,
     praise="Right: the audit finds nothing at risk, and the test passes against the database.",
