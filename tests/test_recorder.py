@@ -46,6 +46,7 @@ def test_skipped():
 INI = "[pytest]\nasyncio_mode = strict\n"
 
 
+@pytest.mark.filterwarnings("ignore:The configuration option:pytest.PytestDeprecationWarning")  # the inner run's ini
 def test_recorder_sees_each_loop_and_the_root_cause(pytester: pytest.Pytester) -> None:
     pytester.makefile(".ini", pytest=INI)
     pytester.makepyfile(test_broken=BROKEN_SUITE)
