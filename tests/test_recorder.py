@@ -46,12 +46,12 @@ def test_skipped():
 INI = "[pytest]\nasyncio_mode = strict\n"
 
 
-@pytest.mark.filterwarnings("ignore:The configuration option:pytest.PytestDeprecationWarning")  # the inner run's ini
 def test_recorder_sees_each_loop_and_the_root_cause(pytester: pytest.Pytester) -> None:
     pytester.makefile(".ini", pytest=INI)
     pytester.makepyfile(test_broken=BROKEN_SUITE)
     recorder = Recorder()
-    pytester.inline_run("-p", "no:kit", "-p", "no:randomly", plugins=[recorder])
+    quiet = ("-W", "ignore::pytest.PytestDeprecationWarning")  # the inner run's unset loop scope, on purpose
+    pytester.inline_run("-p", "no:kit", "-p", "no:randomly", *quiet, plugins=[recorder])
     results = {row["test"]: row for row in recorder.results()}
     assert set(results) == {"test_first", "test_second", "test_skipped"}
     assert all(set(RESULT_COLUMNS) <= set(row) for row in results.values())
