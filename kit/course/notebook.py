@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from kit.diagnose.guard import FLAG as GUARD_FLAG
 from kit.diagnose.recorder import RESULT_COLUMNS, TIMELINE_COLUMNS, Recorder
-from kit.errors import NotebookError
+from kit.errors import NotebookError, NotebookFileError, NotebookUsageError, UnknownTestError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,7 +57,7 @@ class RunResult:
         for record in self.details:
             if record["test"] == test:
                 return record
-        raise KeyError(f"No test named {test!r} in the last run; known: {[r['test'] for r in self.details]}")
+        raise UnknownTestError(f"No test named {test!r} in the last run; known: {[r['test'] for r in self.details]}")
 
 
 _state: dict[str, Any] = {"dsn": None, "last": None, "addopts": (), "options": {}}
@@ -84,7 +84,9 @@ def setup(*, loop_guard: bool = False, **ipytest_options: Any) -> str:
         )
     addopts = ipytest_options.pop("addopts", _DEFAULT_ADDOPTS)
     if isinstance(addopts, str):
-        raise TypeError(f"setup(addopts=...) takes a list of pytest options such as ['-q', '-x'], not the string {addopts!r}.")
+        raise NotebookUsageError(
+            f"setup(addopts=...) takes a list of pytest options such as ['-q', '-x'], not the string {addopts!r}."
+        )
     addopts = tuple(addopts)
     if loop_guard and GUARD_FLAG not in addopts:
         addopts += (GUARD_FLAG,)
@@ -214,7 +216,7 @@ def run_file(path: str | os.PathLike[str], *pytest_args: str, timeout: float = 6
     """
     target = Path(path)
     if not target.exists():
-        raise FileNotFoundError(f"run_file(): {target} does not exist (looked from {Path.cwd()}). Pass the path of a test file.")
+        raise NotebookFileError(f"run_file(): {target} does not exist (looked from {Path.cwd()}). Pass the path of a test file.")
     with tempfile.TemporaryDirectory(prefix="loop-lab-") as scratch:
         record = Path(scratch) / "record.json"
         command = [
