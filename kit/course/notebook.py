@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kit.diagnose.guard import FLAG as GUARD_FLAG
+from kit.diagnose.isolation import autoload_disabled, isolated_env, plugin_args
 from kit.diagnose.recorder import RESULT_COLUMNS, TIMELINE_COLUMNS, Recorder
 from kit.errors import NotebookError, NotebookFileError, NotebookUsageError, UnknownTestError
 
@@ -204,7 +205,8 @@ def run(*args: Any, **kwargs: Any) -> pd.DataFrame:
         )
     recorder = Recorder()
     plugins = [*kwargs.pop("plugins", ()), recorder]
-    exit_code = ipytest.run(*args, plugins=plugins, **kwargs)
+    with autoload_disabled():  # only the lesson's plugins: pytest-randomly and friends would change what you see
+        exit_code = ipytest.run(*plugin_args(), *args, plugins=plugins, **kwargs)
     _refuse(exit_code, "ipytest.run", "the pytest output above")
     return _remember(recorder.to_json(), output="").results
 
@@ -219,18 +221,11 @@ def run_file(path: str | os.PathLike[str], *pytest_args: str, timeout: float = 6
         raise NotebookFileError(f"run_file(): {target} does not exist (looked from {Path.cwd()}). Pass the path of a test file.")
     with tempfile.TemporaryDirectory(prefix="loop-lab-") as scratch:
         record = Path(scratch) / "record.json"
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(target),
-            "-p",
-            "kit.diagnose.recorder",
-            f"--kit-record={record}",
-            *pytest_args,
-        ]
+        rootdir = target.resolve() if target.is_dir() else target.resolve().parent  # test ids relative to it, wherever it is
+        command = [sys.executable, "-m", "pytest", str(target), f"--rootdir={rootdir}", *plugin_args()]
+        command += ["-p", "kit.diagnose.recorder", f"--kit-record={record}", *pytest_args]
         try:
-            completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+            completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, env=isolated_env())
         except subprocess.TimeoutExpired as exc:
             raise NotebookError(
                 f"pytest on {target} did not finish within {timeout:g} s; pass a larger timeout= or look for a hanging test."

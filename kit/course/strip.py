@@ -24,7 +24,9 @@ _CELL_METADATA = ("execution", "collapsed", "scrolled")
 def has_outputs(notebook: dict[str, Any]) -> bool:
     """Whether any code cell of a notebook (as loaded JSON) has outputs or an execution count."""
     return any(
-        cell.get("outputs") or cell.get("execution_count") is not None for cell in notebook["cells"] if cell["cell_type"] == "code"
+        cell.get("outputs") or cell.get("execution_count") is not None
+        for cell in notebook["cells"]
+        if cell["cell_type"] == "code"
     )
 
 
