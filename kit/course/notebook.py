@@ -40,6 +40,12 @@ if TYPE_CHECKING:
 # The kernel imports pytest-asyncio and the kit before pytest starts, so pytest cannot rewrite their
 # asserts and says so on every run; that warning is noise for a learner.
 _DEFAULT_ADDOPTS = ("-q", "--color=yes", "-W", "ignore::pytest.PytestAssertRewriteWarning")
+# notebooks/pytest.ini leaves asyncio_default_fixture_loop_scope unset on purpose; notebook 00 shows the warning
+# once and explains it, the other notebooks hide it.
+_UNSET_LOOP_SCOPE_FILTER = (
+    "-W",
+    'ignore:The configuration option "asyncio_default_fixture_loop_scope" is unset:pytest.PytestDeprecationWarning',
+)
 _REFUSED_EXIT_CODES = {3: "an internal error", 4: "a usage error"}  # pytest.ExitCode.INTERNAL_ERROR, USAGE_ERROR
 
 
@@ -64,13 +70,15 @@ class RunResult:
 _state: dict[str, Any] = {"dsn": None, "last": None, "addopts": (), "options": {}}
 
 
-def setup(*, loop_guard: bool = False, **ipytest_options: Any) -> str:
+def setup(*, loop_guard: bool = False, show_loop_scope_warning: bool = False, **ipytest_options: Any) -> str:
     """Configure ipytest for async tests and make sure the database is up; return the masked DSN.
 
     Calls ``ipytest.autoconfig(run_in_thread=True, raise_on_error=False, **ipytest_options)`` (the kernel's
     own loop is running in the cell's thread, so pytest-asyncio needs a thread of its own), starts or finds
     the database with :func:`kit.db.server.ensure_server`, checks it answers, and exports ``DATABASE_URL``
-    for the tests. ``loop_guard=True`` adds ``--loop-guard`` to pytest's options. Calling it again is harmless.
+    for the tests. ``loop_guard=True`` adds ``--loop-guard`` to pytest's options. pytest-asyncio's warning that
+    ``asyncio_default_fixture_loop_scope`` is unset is hidden unless ``show_loop_scope_warning=True`` (notebook 00
+    explains it once). Calling it again is harmless.
     """
     import ipytest
     from IPython import get_ipython
@@ -88,7 +96,7 @@ def setup(*, loop_guard: bool = False, **ipytest_options: Any) -> str:
         raise NotebookUsageError(
             f"setup(addopts=...) takes a list of pytest options such as ['-q', '-x'], not the string {addopts!r}."
         )
-    addopts = tuple(addopts)
+    addopts = tuple(addopts) + (() if show_loop_scope_warning else _UNSET_LOOP_SCOPE_FILTER)
     if loop_guard and GUARD_FLAG not in addopts:
         addopts += (GUARD_FLAG,)
     options = {"run_in_thread": True, "raise_on_error": False, **ipytest_options}
@@ -297,10 +305,12 @@ def _remember(recorded: dict[str, Any], *, output: str) -> RunResult:
 
     details = recorded["results"]
     results = pd.DataFrame(details, columns=RESULT_COLUMNS)
+    # Fixtures whose names start with "_" (the kit's _loop_lab_dsn...) are plumbing, not part of the lesson.
+    spans = [row for row in recorded["timeline"] if not (row["kind"] == "fixture" and row["item"].startswith("_"))]
     results["duration"] = results["duration"].astype(float)
     result = RunResult(
         results=results,
-        timeline=pd.DataFrame(recorded["timeline"], columns=TIMELINE_COLUMNS).astype({"start": int, "end": "Int64"}),
+        timeline=pd.DataFrame(spans, columns=TIMELINE_COLUMNS).astype({"start": int, "end": "Int64"}),
         details=details,
         exit_code=int(recorded["exit_code"]) if recorded["exit_code"] is not None else -1,
         output=output,
