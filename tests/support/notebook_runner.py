@@ -130,6 +130,37 @@ def execute(name: str, *, timeout: int = 300) -> tuple[Pass, Pass]:
     return passes
 
 
+def execute_each_cell_twice(name: str, *, timeout: int = 300) -> list[str]:
+    """Run every code cell of notebook ``name`` twice in a row, in order, in a fresh kernel.
+
+    Returns the problems found: a cell tagged ``raises-exception`` that did not raise both times, or any other
+    cell that raised either time (with the start of its error). An empty list means the notebook re-runs cleanly.
+    """
+    source = nbformat.read(NOTEBOOKS / name, as_version=4)
+    notebook = copy.deepcopy(source)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
+    env = {**os.environ, "JPY_SESSION_NAME": str(NOTEBOOKS / name)}
+    problems = []
+    with client.setup_kernel(env=env, cwd=str(NOTEBOOKS)):
+        for index, cell in enumerate(notebook.cells):
+            if cell.cell_type != "code":
+                continue
+            tagged = RAISES in cell.metadata.get("tags", [])
+            for attempt in ("first", "second"):
+                cell.outputs = []
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError as exc:
+                    problems.append(f"cell {cell.get('id')!r} raised the {attempt} time: {str(exc).strip().splitlines()[-1][:300]}")
+                    continue
+                if tagged and not Pass(notebook).failed(cell):
+                    problems.append(f"cell {cell.get('id')!r} is tagged {RAISES} but did not raise the {attempt} time")
+        left = kit_connections_left(env["DATABASE_URL"])
+    if left:
+        problems.append(f"connections left open: {left}")
+    return problems
+
+
 def stripped(name: str) -> bool:
     """True when the committed notebook has no outputs and no execution counts."""
     return not has_outputs(json.loads((NOTEBOOKS / name).read_text()))
