@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kit.course import order
 from kit.diagnose.guard import FLAG as GUARD_FLAG
 from kit.diagnose.isolation import autoload_disabled, isolated_env, plugin_args
 from kit.diagnose.recorder import RESULT_COLUMNS, TIMELINE_COLUMNS, Recorder
@@ -100,6 +101,7 @@ def setup(*, loop_guard: bool = False, show_loop_scope_warning: bool = False, **
     if loop_guard and GUARD_FLAG not in addopts:
         addopts += (GUARD_FLAG,)
     options = {"run_in_thread": True, "raise_on_error": False, **ipytest_options}
+    order.install(get_ipython())  # a cell run before the cell it needs names that cell
     ipytest.autoconfig(addopts=addopts, **options)
     _state["addopts"], _state["options"] = addopts, options
     dsn = ensure_server()
@@ -187,6 +189,24 @@ def loops_by_test() -> pd.DataFrame:
     return grid.fillna("")
 
 
+def _refuse_missing_set_up() -> None:
+    """Stop before pytest runs when a cell above this one defines a fixture that is missing in this kernel."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    current = shell.user_ns.get("_ih", [""])[-1]
+    missing = order.missing_fixtures(order.notebook_of(shell), current, shell.user_ns)
+    if missing:
+        name, ref = missing[0]
+        raise NotebookError(
+            f"fixture {name!r} is defined by {ref.describe()}, which has not run in this kernel (was it restarted?). "
+            "Without it pytest would quietly use another fixture of that name. Run that cell first "
+            "(Run > Run All Above Selected Cell), then this one again."
+        )
+
+
 def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple, set)) else [value]
 
@@ -211,6 +231,7 @@ def run(*args: Any, **kwargs: Any) -> pd.DataFrame:
         raise NotebookError(
             "Call kit.course.notebook.setup() first: it makes ipytest run async tests in a thread and starts the database."
         )
+    _refuse_missing_set_up()
     recorder = Recorder()
     plugins = [*kwargs.pop("plugins", ()), recorder]
     with autoload_disabled():  # only the lesson's plugins: pytest-randomly and friends would change what you see

@@ -107,7 +107,7 @@ def execute(name: str, *, timeout: int = 300) -> tuple[Pass, Pass]:
     source = nbformat.read(path, as_version=4)
     first, second = copy.deepcopy(source), copy.deepcopy(source)
     client = NotebookClient(first, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
-    env = dict(os.environ)
+    env = {**os.environ, "JPY_SESSION_NAME": str(path)}  # as Jupyter's server sets it: the out-of-order checks are on
     with client.setup_kernel(env=env, cwd=str(NOTEBOOKS)):
         for notebook in (first, second):
             client.nb = notebook
@@ -151,7 +151,9 @@ def execute_each_cell_twice(name: str, *, timeout: int = 300) -> list[str]:
                 try:
                     client.execute_cell(cell, index)
                 except CellExecutionError as exc:
-                    problems.append(f"cell {cell.get('id')!r} raised the {attempt} time: {str(exc).strip().splitlines()[-1][:300]}")
+                    problems.append(
+                        f"cell {cell.get('id')!r} raised the {attempt} time: {str(exc).strip().splitlines()[-1][:300]}"
+                    )
                     continue
                 if tagged and not Pass(notebook).failed(cell):
                     problems.append(f"cell {cell.get('id')!r} is tagged {RAISES} but did not raise the {attempt} time")
@@ -159,6 +161,28 @@ def execute_each_cell_twice(name: str, *, timeout: int = 300) -> list[str]:
     if left:
         problems.append(f"connections left open: {left}")
     return problems
+
+
+def execute_some(name: str, cell_ids: list[str], *, then: str | None = None, timeout: int = 300) -> Pass:
+    """Run only the cells ``cell_ids`` of notebook ``name``, in that order, in a fresh kernel (errors are kept).
+
+    ``then`` is the source of one more cell run last, with the id ``"then"``.
+    """
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    if then is not None:
+        extra = nbformat.v4.new_code_cell(then)
+        extra["id"] = "then"
+        notebook.cells.append(extra)
+        cell_ids = [*cell_ids, "then"]
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
+    env = {**os.environ, "JPY_SESSION_NAME": str(NOTEBOOKS / name)}
+    with client.setup_kernel(env=env, cwd=str(NOTEBOOKS)):
+        for cell_id in cell_ids:
+            index, cell = next((i, c) for i, c in enumerate(notebook.cells) if c.get("id") == cell_id)
+            client.execute_cell(cell, index)
+    return Pass(notebook)
 
 
 def stripped(name: str) -> bool:
