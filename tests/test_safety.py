@@ -1,0 +1,207 @@
+"""Safety: a state the kit can trust, only its own processes signalled and directories removed, no secret printed."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from kit.db import server, state
+from tests.support.kit_cli import kit, kit_env
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a directory another user owns")
+
+
+def _kit_alone(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python -m kit ARGS`` in a session of its own: a kit that signals its own process group cannot take pytest along."""
+    return subprocess.run(
+        [sys.executable, "-m", "kit", *args], env=env, capture_output=True, text=True, timeout=120, start_new_session=True
+    )
+
+
+def _refused_cleanly(result: subprocess.CompletedProcess[str], says: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert says in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert "~/.local/state/loop-lab" in result.stderr and "LOOP_LAB_HOME=/tmp" not in result.stderr, result.stderr
+
+
+# --- a state directory that is the user's own -----------------------------------------------------------
+
+
+@root_only
+def test_a_state_directory_another_user_owns_is_refused(private_home: Path) -> None:
+    nobody = pwd.getpwnam("nobody")
+    os.chown(private_home, nobody.pw_uid, nobody.pw_gid)
+    try:
+        _refused_cleanly(kit("db", "start", env=kit_env(private_home)), f"belongs to uid {nobody.pw_uid}")
+        assert not (private_home / "server.json").exists(), "nothing may be started from a directory someone else steers"
+    finally:
+        os.chown(private_home, os.geteuid(), os.getegid())  # so private_home's teardown may stop what a bug started
+
+
+def test_a_state_directory_others_may_write_is_refused(private_home: Path) -> None:
+    private_home.chmod(0o777)
+    try:
+        _refused_cleanly(kit("db", "start", env=kit_env(private_home)), f"chmod go-w {private_home}")
+        assert not (private_home / "server.json").exists()
+    finally:
+        private_home.chmod(0o700)
+
+
+@root_only
+def test_a_state_file_another_user_owns_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOP_LAB_HOME", str(tmp_path))
+    planted = tmp_path / state.STATE_FILE
+    planted.write_text(json.dumps({"pid": 1}))
+    os.chown(planted, pwd.getpwnam("nobody").pw_uid, -1)
+    with pytest.raises(state.UntrustedStateError, match="belongs to uid"):
+        state.read_state()
+
+
+def test_an_unwritable_state_directory_suggests_no_shared_temporary_path() -> None:
+    result = kit("db", "start", env=kit_env(Path("/etc/hostname/loop-lab")))
+    _refused_cleanly(result, "cannot write its state directory")
+
+
+def test_the_write_probe_has_a_name_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOP_LAB_HOME", str(tmp_path))
+    (tmp_path / ".write-test").mkdir()  # a fixed probe name, taken: the probe must not depend on any one name
+    assert state.private_state_dir() == tmp_path
+
+
+def _probe_many(_: int) -> int:
+    failures = 0
+    for _ in range(200):
+        try:
+            state.private_state_dir()
+        except state.ServerError:
+            failures += 1
+    return failures
+
+
+def test_twenty_processes_probing_at_once_never_collide(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOOP_LAB_HOME", str(tmp_path))
+    with multiprocessing.get_context("fork").Pool(20) as pool:
+        failures = pool.map(_probe_many, range(20))
+    assert sum(failures) == 0, f"{sum(failures)} of 4000 probes collided"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [], "no probe file may be left behind"
+
+
+def test_twenty_concurrent_starts_share_one_server(private_home: Path) -> None:
+    env = kit_env(private_home)
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(lambda _: kit("db", "start", env=env), range(20)))
+    assert [r.returncode for r in results] == [0] * 20, [r.stderr for r in results if r.returncode]
+    assert len({r.stdout.split("  (")[0] for r in results}) == 1, "all twenty must get the same server"
+
+
+# --- only the kit's own postmaster is signalled ----------------------------------------------------------
+
+
+def _kit_server() -> tuple[int, Path]:
+    record = state.read_state()
+    assert record is not None, "tests/conftest.py starts the kit's server"
+    return record["pid"], Path(record["data_dir"])
+
+
+def test_only_the_postmaster_of_the_data_directory_is_proven() -> None:
+    pid, data = _kit_server()
+    assert server._proven_pid(pid, data) == pid
+    for bad in (0, -1, None, str(pid), True, 1, os.getpid(), 2**40):
+        assert server._proven_pid(bad, data) is None, bad
+    assert server._proven_pid(pid, data.parent) is None, "another data directory: not proven"
+
+
+@pytest.fixture
+def bystander() -> subprocess.Popen[bytes]:
+    """An unrelated process whose pid a stale or tampered state file names."""
+    process = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    yield process
+    process.kill()
+    process.wait()
+
+
+def _plant_state(home: Path, **fields: object) -> None:
+    record = {
+        "host": "127.0.0.1",
+        "port": 1,
+        "user": "loop_lab",
+        "password": "pw",
+        "database": "loop_lab",
+        "data_dir": str(home / "no-data"),
+        "bindir": "/nonexistent",
+        **fields,
+    }
+    (home / state.STATE_FILE).write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize("pid", ["bystander", 0, None])
+def test_a_state_file_cannot_aim_the_kit_at_other_processes_or_directories(
+    private_home: Path, tmp_path: Path, bystander: subprocess.Popen[bytes], pid: object
+) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "precious.txt").write_text("keep me")
+    lookalike = Path(tempfile.mkdtemp(prefix="loop-lab-", dir="/tmp"))  # the kit's socket name, not made by the kit
+    try:
+        _plant_state(
+            private_home,
+            pid=bystander.pid if pid == "bystander" else pid,
+            runtime_dir=str(victim),
+            socket_dir=str(lookalike),
+        )
+        result = _kit_alone("db", "stop", "--remove", env=kit_env(private_home))
+        assert result.returncode == 0, f"exit {result.returncode}: {result.stderr}"
+        assert "was not running" in result.stdout
+        assert bystander.poll() is None, "an unrelated process was signalled"
+        assert (victim / "precious.txt").exists(), "a directory the kit did not create was removed"
+        assert lookalike.exists(), "a socket directory the kit did not create was removed"
+    finally:
+        (private_home / state.STATE_FILE).unlink(missing_ok=True)  # never leave a planted pid to private_home's teardown
+        shutil.rmtree(lookalike, ignore_errors=True)
+
+
+def _wait_gone(pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_stopping_a_dead_server_removes_its_socket_directory(private_home: Path) -> None:
+    env = kit_env(private_home)
+    assert kit("db", "start", env=env).returncode == 0
+    record = json.loads((private_home / state.STATE_FILE).read_text())
+    os.kill(record["pid"], signal.SIGKILL)
+    _wait_gone(record["pid"])
+    stopped = kit("db", "stop", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    assert not Path(record["socket_dir"]).exists(), "the dead server's socket directory was left behind"
+
+
+def test_a_runtime_directory_the_kit_did_not_make_is_neither_used_nor_removed(
+    private_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOP_LAB_HOME", str(private_home))
+    runtime = server.Server().runtime
+    (runtime / "data").mkdir(parents=True)
+    (runtime / "data" / "precious.txt").write_text("keep me")
+    try:
+        env = kit_env(private_home)
+        started = kit("db", "start", env=env)
+        assert started.returncode == 2 and "the kit did not create it" in started.stderr, started.stdout + started.stderr
+        removed = kit("db", "stop", "--remove", env=env)
+        assert removed.returncode == 2 and "Not removing" in removed.stderr, removed.stdout + removed.stderr
+        assert (runtime / "data" / "precious.txt").read_text() == "keep me"
+    finally:
+        shutil.rmtree(runtime)
