@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from kit.db import server, state
+from kit.db.config import MaskedDSN, mask_url
 from tests.support.kit_cli import kit, kit_env
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a directory another user owns")
@@ -205,3 +206,79 @@ def test_a_runtime_directory_the_kit_did_not_make_is_neither_used_nor_removed(
         assert (runtime / "data" / "precious.txt").read_text() == "keep me"
     finally:
         shutil.rmtree(runtime)
+
+
+# --- no secret in output -------------------------------------------------------------------------------------
+
+SECRET = "hunter2-s3cret"
+
+
+@pytest.mark.parametrize(
+    ("dsn", "masked"),
+    [
+        (f"postgresql://ann:{SECRET}@h:1/d", "postgresql://ann:***@h:1/d"),
+        (f"host=h password={SECRET} user=ann", "host=h password=*** user=ann"),
+        (f"host=h password='{SECRET} \\' x' dbname=d", "host=h password=*** dbname=d"),
+        (f"postgresql//ann:{SECRET}@h/d", "postgresql//ann:***@h/d"),
+        (f"postgresql://ann@h/d?password={SECRET}&sslmode=require", "postgresql://ann@h/d?password=***&sslmode=require"),
+        (f"postgresql://ann@h/d?sslpassword={SECRET}", "postgresql://ann@h/d?sslpassword=***"),
+        (f"postgresql://ann:{SECRET}@h:notaport/d", "postgresql://ann:***@h:notaport/d"),
+        ("postgresql://ann@h:1/d", "postgresql://ann@h:1/d"),
+    ],
+)
+def test_every_form_of_dsn_is_masked(dsn: str, masked: str) -> None:
+    assert mask_url(dsn) == masked
+    assert SECRET not in repr(MaskedDSN(dsn)) and str(MaskedDSN(dsn)) == dsn
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        f"host=127.0.0.1 port=1 password={SECRET} dbname=d",
+        f"postgresql//ann:{SECRET}@127.0.0.1:1/d",
+        f"postgresql:/ann:{SECRET}@127.0.0.1:1/d",
+        f"postgresql://ann:{SECRET}@127.0.0.1:x/d",
+    ],
+)
+def test_db_start_never_echoes_a_password(tmp_path: Path, dsn: str) -> None:
+    result = kit("db", "start", env=kit_env(tmp_path, DATABASE_URL=dsn))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert SECRET not in result.stdout + result.stderr and "***" in result.stderr, result.stderr
+
+
+_FAILING_TESTS = """
+import pytest
+
+def test_compared(database_config):
+    assert database_config == "postgresql://someone-else"
+
+def test_in_locals(database_config):
+    dsn = database_config
+    assert not dsn
+
+def test_contains(database_config):
+    assert "nowhere" in database_config
+
+@pytest.mark.asyncio
+async def test_with_a_connection(test_connection, database_config):
+    assert await test_connection.fetchval("SELECT 1") == 2
+"""
+
+
+def test_failing_tests_never_show_the_fixtures_password(pytester: pytest.Pytester) -> None:
+    password = state.read_state()["password"]
+    pytester.makepyfile(test_leak=_FAILING_TESTS)
+    result = pytester.runpytest_subprocess("--tb=long", "-l", "-vv", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=4)
+    output = "\n".join(result.outlines + result.errlines)
+    assert "database_config = 'postgresql://loop_lab:***@" in output
+    assert password not in output, "the kit's password appeared in pytest's failure report"
+
+
+def test_a_fixture_error_never_shows_a_password(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"host=127.0.0.1 password={SECRET} dbname=d")
+    pytester.makepyfile(test_leak="def test_uses_it(database_config):\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    output = "\n".join(result.outlines + result.errlines)
+    assert "password=***" in output and SECRET not in output

@@ -16,6 +16,7 @@ message; only :attr:`DatabaseConfig.url` holds the full secret, and asking for i
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
@@ -32,17 +33,41 @@ OWNED_COMMENT = "loop-lab: created by the kit, disposable"
 SEED_DEFAULTS = {"DB_PORT": "5434", "DB_USER": "test_user", "DB_PASSWORD": "test_password", "DB_NAME": "kailash_test"}
 
 
+# ``password=...`` as a libpq keyword (``host=h password='p w'``) or a query parameter (``?password=p&...``).
+_KEYWORD_PASSWORD = re.compile(r"(?i)(\w*password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)")
+# ``user:password@`` where the URL around it is malformed (``postgresql//u:p@h``, ``postgresql:/u:p@h``, ``u:p@h``).
+_USERINFO = re.compile(r"(^|/|\s)([^\s:/@]*):([^\s@]*)@")
+
+
 def mask_url(url: str) -> str:
-    """Return ``url`` with its password replaced by ``***`` (unparseable URLs are masked whole)."""
+    """Return ``url`` with every password replaced by ``***``, before anything quotes it.
+
+    Masks the URL's user info, ``password=`` query parameters and libpq keywords (``host=h password=p``),
+    and ``user:password@`` in URLs too malformed to parse (a missing colon); unsplittable URLs are hidden whole.
+    """
+    text = _KEYWORD_PASSWORD.sub(rf"\g<1>{MASK}", str(url))
     try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.rsplit("@", 1)
-        user = netloc[0].split(":", 1)[0]
-        return parts._replace(netloc=f"{user}:{MASK}@{netloc[1]}").geturl()
+        parts = urlsplit(text)
+        if parts.password is not None:
+            netloc = parts.netloc.rsplit("@", 1)
+            user = netloc[0].split(":", 1)[0]
+            return parts._replace(netloc=f"{user}:{MASK}@{netloc[1]}").geturl()
     except ValueError:
         return "<unparseable URL, hidden>"
+    return text if parts.netloc else _USERINFO.sub(rf"\g<1>\g<2>:{MASK}@", text)
+
+
+class MaskedDSN(str):
+    """A DSN, password included (asyncpg gets the real string), whose ``repr`` masks the password.
+
+    pytest shows fixture values, locals and assertion operands with ``repr``: a DSN handed to a test
+    as this type never shows its password in a failure report. ``str()`` and f-strings give the full DSN.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask_url(self))
 
 
 @dataclass(frozen=True)
@@ -58,21 +83,21 @@ class DatabaseConfig:
     socket_dir: str | None = None
 
     @property
-    def url(self) -> str:
-        """The full DSN, password included; asyncpg accepts it."""
+    def url(self) -> MaskedDSN:
+        """The full DSN, password included (masked in its ``repr``); asyncpg accepts it."""
         auth = quote(self.user, safe="")
         if self.password:
             auth += ":" + quote(self.password, safe="")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"postgresql://{auth}@{host}:{self.port}/{quote(self.database, safe='')}"
+        return MaskedDSN(f"postgresql://{auth}@{host}:{self.port}/{quote(self.database, safe='')}")
 
     @property
-    def socket_url(self) -> str | None:
+    def socket_url(self) -> MaskedDSN | None:
         """The DSN over the unix socket, if the server has one the kit knows of."""
         if not self.socket_dir:
             return None
         auth = quote(self.user, safe="") + (":" + quote(self.password, safe="") if self.password else "")
-        return f"postgresql://{auth}@/{quote(self.database, safe='')}?host={quote(self.socket_dir)}&port={self.port}"
+        return MaskedDSN(f"postgresql://{auth}@/{quote(self.database, safe='')}?host={quote(self.socket_dir)}&port={self.port}")
 
     @property
     def masked_url(self) -> str:
