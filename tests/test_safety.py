@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import multiprocessing
@@ -14,11 +15,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
 from kit.db import server, state
-from kit.db.config import MaskedDSN, mask_url
+from kit.db.config import ConfigError, DatabaseConfig, MaskedDSN, mask_url
+from kit.db.connections import ping
+from kit.errors import DatabaseUnavailable
 from tests.support.kit_cli import kit, kit_env
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a directory another user owns")
@@ -282,3 +286,64 @@ def test_a_fixture_error_never_shows_a_password(pytester: pytest.Pytester, monke
     result.assert_outcomes(errors=1)
     output = "\n".join(result.outlines + result.errlines)
     assert "password=***" in output and SECRET not in output
+
+
+# --- settings honoured -------------------------------------------------------------------------------------
+
+
+def _own_config() -> DatabaseConfig:
+    record = state.read_state()
+    assert record is not None
+    return DatabaseConfig.from_state(record)
+
+
+def test_every_query_parameter_is_kept() -> None:
+    given = {"sslmode": ["verify-full"], "options": ["-csearch_path=scratch"], "application_name": ["mine"]}
+    config = DatabaseConfig.from_url("postgresql://ann:pw@db.example:6543/shop?" + urlencode(given, doseq=True))
+    rebuilt = urlsplit(config.url)
+    assert parse_qs(rebuilt.query) == given and (rebuilt.hostname, rebuilt.port, rebuilt.path) == ("db.example", 6543, "/shop")
+    assert DatabaseConfig.from_url(config.url) == config
+
+
+def test_an_unknown_query_parameter_is_refused_by_name() -> None:
+    with pytest.raises(ConfigError, match="does not know: sslmod\\b.*options=-c NAME=VALUE"):
+        DatabaseConfig.from_url("postgresql://ann:pw@h/d?sslmod=require")
+
+
+def test_the_search_path_in_options_reaches_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    own = _own_config()
+    asyncio.run(ping(own.url, "CREATE SCHEMA IF NOT EXISTS scratch"))
+    monkeypatch.setenv("DATABASE_URL", own.url + "?options=-csearch_path%3Dscratch")
+    assert asyncio.run(ping(server.ensure_server(), "SELECT current_schema()")) == "scratch"
+
+
+def test_sslmode_is_honoured_not_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", _own_config().url + "?sslmode=require")  # the kit's server has no SSL
+    with pytest.raises(DatabaseUnavailable):
+        asyncio.run(ping(server.ensure_server(), "SELECT 1"))
+
+
+def test_the_kits_own_socket_url_is_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    own = _own_config()
+    assert own.socket_url is not None and "@/loop_lab?host=/tmp/loop-lab-" in own.socket_url
+    config = DatabaseConfig.from_url(own.socket_url)
+    assert (config.host, config.port, config.socket_dir) == (own.socket_dir, own.port, own.socket_dir)
+    assert asyncio.run(ping(config.url, "SELECT inet_server_addr() IS NULL")) is True, "over the socket, not TCP"
+    started = kit("db", "start", env=kit_env(tmp_path, DATABASE_URL=own.socket_url))
+    assert started.returncode == 0 and "host=/tmp/loop-lab-" in started.stdout, started.stderr
+    monkeypatch.setenv("DATABASE_URL", own.socket_url)
+    assert server.ensure_server() == own.url, "the kit's own server, recognised by its socket URL too"
+
+
+@pytest.mark.parametrize("port", ["²", "٣٨", "0", "65536", "x", ""])
+def test_a_port_that_is_not_ascii_digits_is_refused(port: str) -> None:
+    with pytest.raises(ConfigError, match=f"DB_PORT={port!r} is not a port number"):
+        DatabaseConfig.from_environment({"DB_HOST": "h", "DB_PORT": port})
+    with pytest.raises(ConfigError, match="is not a port number"):
+        DatabaseConfig.from_url(f"postgresql://ann:pw@/d?host=/tmp/x&port={port}")
+
+
+def test_db_start_refuses_a_superscript_port_without_a_traceback(tmp_path: Path) -> None:
+    result = kit("db", "start", env=kit_env(tmp_path, DB_HOST="127.0.0.1", DB_PORT="²"))
+    assert result.returncode == 2 and "DB_PORT='²' is not a port number" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

@@ -587,7 +587,10 @@ async def _create_database(admin_url: str) -> None:
 def _is_own(config: DatabaseConfig) -> bool:
     """Whether a configured URL is the kit's own server's (``make lab`` exports it as DATABASE_URL)."""
     state = read_state()
-    return state is not None and config.url == DatabaseConfig.from_state(state).url
+    if state is None:
+        return False
+    own = DatabaseConfig.from_state(state)
+    return config.url in (own.url, own.socket_url)
 
 
 def ensure_server() -> str:
