@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import multiprocessing
 import os
@@ -347,3 +348,54 @@ def test_db_start_refuses_a_superscript_port_without_a_traceback(tmp_path: Path)
     result = kit("db", "start", env=kit_env(tmp_path, DB_HOST="127.0.0.1", DB_PORT="²"))
     assert result.returncode == 2 and "DB_PORT='²' is not a port number" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+# --- clear errors, nothing orphaned -------------------------------------------------------------------------
+
+
+def test_an_external_database_that_does_not_answer_fails_db_start(tmp_path: Path) -> None:
+    result = kit("db", "start", env=kit_env(tmp_path, DATABASE_URL=f"postgresql://ann:{SECRET}@127.0.0.1:1/d"))
+    assert result.returncode == 2 and "database ready" not in result.stdout, result.stdout
+    assert "Connection refused by postgresql://ann:***@127.0.0.1:1/d" in result.stderr and "Traceback" not in result.stderr
+
+
+def _postgres_on(data: Path) -> list[int]:
+    """The pids of every process whose command line names the data directory ``data``."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if str(data) in cmdline.read_bytes().decode(errors="replace").split("\0"):
+                found.append(int(cmdline.parent.name))
+    return found
+
+
+@root_only
+def test_a_full_state_directory_gives_a_clear_error_and_orphans_no_server(
+    private_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOP_LAB_HOME", str(private_home))
+    data = server.Server().data  # as root, the data lives outside the state directory: the server can start
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(private_home)]).returncode:
+        pytest.skip("cannot mount a small file system here")
+    try:
+        with open(private_home / "filler", "wb", buffering=0) as filler, contextlib.suppress(OSError):
+            while True:
+                filler.write(b"\0" * 4096)
+        result = kit("db", "start", env=kit_env(private_home))
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "cannot write its state file" in result.stderr and "nothing is left running" in result.stderr
+        assert _postgres_on(data) == [], "the server was orphaned"
+    finally:
+        subprocess.run(["umount", str(private_home)], check=True)
+
+
+def test_stop_remove_with_a_damaged_state_file_stops_and_removes_everything(private_home: Path) -> None:
+    env = kit_env(private_home)
+    assert kit("db", "start", env=env).returncode == 0
+    record = json.loads((private_home / state.STATE_FILE).read_text())
+    (private_home / state.STATE_FILE).write_text("{not json")
+    result = kit("db", "stop", "--remove", env=env)
+    assert result.returncode == 0 and "stopped the kit's server" in result.stdout, result.stdout + result.stderr
+    _wait_gone(record["pid"])
+    assert not Path(f"/proc/{record['pid']}").exists(), "the server was left running"
+    assert not Path(record["socket_dir"]).exists() and not Path(record["runtime_dir"]).exists()

@@ -452,7 +452,11 @@ class Server:
         }
         admin = DatabaseConfig.from_state(dict(state, database="postgres")).url
         run_sync(_create_database(admin))
-        write_state(state)
+        try:
+            write_state(state)
+        except StateError as exc:
+            self.stop(state)  # a server no state file describes would be an orphan
+            raise StateError(f"{exc}\nThe server it had just started was stopped again: nothing is left running.") from None
         return state
 
     def _owns_runtime(self) -> bool:
@@ -550,10 +554,19 @@ class Server:
         return True
 
     def stop(self, state: dict[str, Any] | None) -> bool:
-        """Stop this server and remove its socket directory (also when it had died already); True if one was running."""
+        """Stop this server and remove its socket directory (also when it had died already); True if one was running.
+
+        Works without a state record too (a damaged one): ``postmaster.pid`` names the socket directory.
+        """
+        try:
+            sockets = (self.data / "postmaster.pid").read_text().splitlines()[4:5]  # line 5: the socket directory
+        except OSError:
+            sockets = []
         was_running = self._halt()
         if state is not None and state.get("socket_dir"):
-            _remove_socket_dir(str(state["socket_dir"]), self.uid)
+            sockets.append(str(state["socket_dir"]))
+        for path in sockets:
+            _remove_socket_dir(path, self.uid)
         return was_running
 
     def remove(self) -> None:

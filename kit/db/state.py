@@ -94,10 +94,19 @@ def private_state_dir() -> Path:
 def write_state(state: dict[str, Any], name: str = STATE_FILE) -> None:
     """Replace the state file ``name`` with ``state``, atomically; the file is readable by its owner only."""
     path = private_state_dir() / name
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-")
-    with os.fdopen(fd, "w") as handle:  # mkstemp creates the file 0600
-        json.dump(state, handle, indent=2)
-    os.replace(tmp, path)
+    tmp = ""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-")
+        with os.fdopen(fd, "w") as handle:  # mkstemp creates the file 0600
+            json.dump(state, handle, indent=2)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        raise StateError(
+            f"The kit cannot write its state file {path} ({exc.strerror or exc}). Free some space there, "
+            f"or set LOOP_LAB_HOME to a writable directory of your own: {_SAFE_PLACES}"
+        ) from None
 
 
 def remove_state(name: str = STATE_FILE) -> None:
