@@ -297,6 +297,16 @@ def _proven_pid(pid: object, data: Path) -> int | None:
     return pid if os.path.realpath(args[args.index("-D") + 1]) == os.path.realpath(data) else None
 
 
+def _zombie_postgres(pid: int) -> bool:
+    """Whether ``pid`` is a ``postgres`` that has exited but not been reaped yet (Linux; False elsewhere)."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    name, _, rest = stat_line.partition("(")[2].rpartition(")")
+    return name == "postgres" and rest.split()[:1] == ["Z"]
+
+
 def _ended(pid: int, seconds: float) -> bool:
     """Wait up to ``seconds`` for process ``pid`` to be gone (reaped, where /proc shows it); True if it is."""
     deadline = time.monotonic() + seconds
@@ -396,13 +406,16 @@ class Server:
             return None
         return state if isinstance(state, dict) and _REQUIRED_STATE <= state.keys() else None
 
-    def postmaster(self) -> int | None:
-        """The pid of the postmaster running on this server's data directory, proven (:func:`_proven_pid`), or None."""
+    def _recorded_pid(self) -> int | None:
+        """The pid the data directory's ``postmaster.pid`` names (not proven: see :meth:`postmaster`)."""
         try:
-            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+            return int((self.data / "postmaster.pid").read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-        return _proven_pid(pid, self.data)
+
+    def postmaster(self) -> int | None:
+        """The pid of the postmaster running on this server's data directory, proven (:func:`_proven_pid`), or None."""
+        return _proven_pid(self._recorded_pid(), self.data)
 
     def responds(self, state: dict[str, Any]) -> bool:
         """Whether the server a state record describes is this server's proven postmaster and answers a query."""
@@ -546,6 +559,9 @@ class Server:
         """
         pid = self.postmaster()
         if pid is None:
+            recorded = self._recorded_pid()
+            if recorded is not None and _zombie_postgres(recorded):
+                _ended(recorded, 10)  # a killed postmaster not reaped yet: PostgreSQL would take it for a live one
             return False
         os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown, what `pg_ctl stop -m fast` sends
         if not _ended(pid, 30) and self.postmaster() == pid:
