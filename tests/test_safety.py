@@ -23,7 +23,7 @@ import pytest
 from kit.db import server, state
 from kit.db.config import ConfigError, DatabaseConfig, MaskedDSN, mask_url
 from kit.db.connections import ping
-from kit.errors import DatabaseUnavailable
+from kit.errors import DatabaseUnavailable, StateError
 from tests.support.kit_cli import kit, kit_env
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a directory another user owns")
@@ -71,7 +71,7 @@ def test_a_state_file_another_user_owns_is_refused(tmp_path: Path, monkeypatch: 
     planted = tmp_path / state.STATE_FILE
     planted.write_text(json.dumps({"pid": 1}))
     os.chown(planted, pwd.getpwnam("nobody").pw_uid, -1)
-    with pytest.raises(state.UntrustedStateError, match="belongs to uid"):
+    with pytest.raises(StateError, match="belongs to uid"):
         state.read_state()
 
 
