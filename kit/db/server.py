@@ -279,6 +279,14 @@ def _command_line(pid: int) -> list[str]:
     return []
 
 
+def _recorded_pid(data: Path) -> int | None:
+    """The pid the data directory's ``postmaster.pid`` names (not proven: see :func:`_proven_pid`)."""
+    try:
+        return int((data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def _proven_pid(pid: object, data: Path) -> int | None:
     """``pid`` if it is provably the postmaster of the data directory ``data``, else None; never a guess.
 
@@ -287,12 +295,8 @@ def _proven_pid(pid: object, data: Path) -> int | None:
     """
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return None
-    try:
-        recorded = int((data / "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
     args = _command_line(pid)
-    if recorded != pid or not args or Path(args[0]).name != "postgres" or "-D" not in args[:-1]:
+    if _recorded_pid(data) != pid or not args or Path(args[0]).name != "postgres" or "-D" not in args[:-1]:
         return None
     return pid if os.path.realpath(args[args.index("-D") + 1]) == os.path.realpath(data) else None
 
@@ -307,13 +311,21 @@ def _zombie_postgres(pid: int) -> bool:
     return name == "postgres" and rest.split()[:1] == ["Z"]
 
 
-def _ended(pid: int, seconds: float) -> bool:
-    """Wait up to ``seconds`` for process ``pid`` to be gone (reaped, where /proc shows it); True if it is."""
+def _reaped(pid: int, seconds: float) -> None:
+    """Wait up to ``seconds`` for an exited process to be reaped by its parent, so its pid is free (Linux)."""
     deadline = time.monotonic() + seconds
-    while Path(f"/proc/{pid}").exists() if Path("/proc/self").exists() else _command_line(pid):
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _ended(pid: int, seconds: float) -> bool:
+    """Wait up to ``seconds`` for process ``pid`` to exit (a zombie has no command line), then for its reaping."""
+    deadline = time.monotonic() + seconds
+    while _command_line(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
+    _reaped(pid, 5)
     return True
 
 
@@ -406,16 +418,9 @@ class Server:
             return None
         return state if isinstance(state, dict) and _REQUIRED_STATE <= state.keys() else None
 
-    def _recorded_pid(self) -> int | None:
-        """The pid the data directory's ``postmaster.pid`` names (not proven: see :meth:`postmaster`)."""
-        try:
-            return int((self.data / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-
     def postmaster(self) -> int | None:
         """The pid of the postmaster running on this server's data directory, proven (:func:`_proven_pid`), or None."""
-        return _proven_pid(self._recorded_pid(), self.data)
+        return _proven_pid(_recorded_pid(self.data), self.data)
 
     def responds(self, state: dict[str, Any]) -> bool:
         """Whether the server a state record describes is this server's proven postmaster and answers a query."""
@@ -446,7 +451,7 @@ class Server:
         _mark(socket_dir)
         _chown(socket_dir, self.account)
         port = self._pg_ctl_start(binaries, socket_dir, previous.get("port") if previous else None)
-        pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        pid = _recorded_pid(self.data)
         state = {
             "host": "127.0.0.1",
             "port": port,
@@ -559,9 +564,9 @@ class Server:
         """
         pid = self.postmaster()
         if pid is None:
-            recorded = self._recorded_pid()
+            recorded = _recorded_pid(self.data)
             if recorded is not None and _zombie_postgres(recorded):
-                _ended(recorded, 10)  # a killed postmaster not reaped yet: PostgreSQL would take it for a live one
+                _reaped(recorded, 10)  # a killed postmaster not reaped yet: PostgreSQL would take it for a live one
             return False
         os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown, what `pg_ctl stop -m fast` sends
         if not _ended(pid, 30) and self.postmaster() == pid:
