@@ -251,6 +251,53 @@ async def test_two(session_pool):
     assert await session_pool.fetchval("SELECT 1") == 1
 """
 
+# A module-loop fixture warms a session-loop pool: pytest caches the stopped setup, so both tests get the report.
+STOPPED_MODULE_FIXTURE = """
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def session_pool():
+    pool = await asyncpg.create_pool(DSN, min_size=1, max_size=2)
+    yield pool
+    await pool.close()
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def warmed(session_pool):
+    await session_pool.fetchval("SELECT 1")
+    return session_pool
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_one(warmed):
+    assert await warmed.fetchval("SELECT 1") == 1
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_two(warmed):
+    assert await warmed.fetchval("SELECT 1") == 1
+"""
+
+# A pool kept in a module-level dict by a helper the tests call: the first test's loop owns it.
+MODULE_LEVEL_CACHE = """
+_pools = {}
+
+async def get_pool():
+    if "default" not in _pools:
+        _pools["default"] = await asyncpg.create_pool(DSN, min_size=1, max_size=1)
+    return _pools["default"]
+
+@pytest.mark.asyncio
+async def test_first():
+    pool = await get_pool()
+    assert await pool.fetchval("SELECT 1") == 1
+
+@pytest.mark.asyncio
+async def test_second():
+    pool = await get_pool()
+    assert await pool.fetchval("SELECT 1") == 1
+
+@pytest.mark.asyncio
+async def test_third():
+    pool = await get_pool()
+    assert await pool.fetchval("SELECT 1") == 1
+"""
+
 RAW_FAILURES = ("got Future", "cannot perform operation: another operation is in progress")
 
 
@@ -376,6 +423,33 @@ def test_bare_marker_overriding_pytestmark(run):
     assert "test 'test_bare_marker'" in text
     assert "overriding pytestmark = pytest.mark.asyncio(loop_scope='session') in test_suite.py" in text
     assert "Remove the bare @pytest.mark.asyncio from the test" in text
+
+
+def test_a_stopped_fixture_gives_every_later_test_the_same_report(run):
+    result = run(STOPPED_MODULE_FIXTURE, FLAG, ini="asyncio_default_fixture_loop_scope = function")
+    result.assert_outcomes(errors=2)
+    text = _assert_guarded(result)
+    assert "AssertionError" not in text  # pytest's `assert not self._finalizers` when the error is not cached
+    assert text.count("fixture 'warmed' would use an asyncpg Pool") == 2
+    assert "Its loop: the session-scoped loop that fixture 'session_pool' ran on earlier" in text
+    assert "(loop_scope='session' on fixture 'session_pool'), still open." in text
+    assert "The fixture: runs on the module-scoped loop (loop_scope='module' on fixture 'warmed')." in text
+
+
+def test_a_pool_in_a_module_global_reached_through_a_helper(pytester, dsn, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_suite=HEADER + textwrap.dedent(MODULE_LEVEL_CACHE))
+    # in a subprocess: the pool, bound to a closed loop, cannot be closed, and goes away with the process
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", FLAG)
+    result.assert_outcomes(passed=1, failed=2)
+    text = _assert_guarded(result)
+    for test in ("test_second", "test_third"):
+        assert f"test {test!r} would use an asyncpg Pool" in text
+    assert text.count("The Pool: _pools['default'], held by the module-level global '_pools' (") == 2
+    assert "test_suite.py:10), bound on the first loop that used it." in text
+    assert "Its loop: the function-scoped loop that test 'test_first' ran on earlier" in text
+    assert "1. Run every test and async fixture that uses '_pools' on the session loop:" in text
 
 
 @pytest.mark.parametrize(
