@@ -1,5 +1,6 @@
 """Loop affinity (kit.diagnose.affinity) on real objects created on real event loops: asyncio's own, asyncpg and
-SQLAlchemy over the kit's PostgreSQL, aiohttp and httpx against a local aiohttp server."""
+SQLAlchemy over the kit's PostgreSQL, aiohttp and httpx against a local aiohttp server, redis.asyncio against a
+real redis-server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ import aiohttp
 import asyncpg
 import httpx
 import pytest
+import redis.asyncio
 import sqlalchemy as sa
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from kit.diagnose.affinity import bound_objects, describe, held_objects, loop_of
+from tests.support.redis_server import redis_server
 
 
 @pytest.fixture
@@ -241,6 +244,29 @@ def test_httpx_client_is_bound_through_its_pooled_connections(loop, web_url):
     assert found.path.startswith("client._transport._pool._connections[0]")
     loop.run_until_complete(client.aclose())
     assert loop_of(client) is None
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+def test_redis_client_pool_and_connection(loop, redis_url):
+    client = redis.asyncio.Redis.from_url(redis_url)
+    assert loop_of(client) is None  # connects lazily
+
+    async def use():
+        await client.set("affinity", "1")
+        assert await client.get("affinity") == b"1"
+
+    loop.run_until_complete(use())
+    found = next(bound_objects(client, "client"))
+    assert found.loop is loop and found.named() == ("client", client) and describe(client) == "redis Redis client"
+    assert found.path == "client.connection_pool._available_connections[0]"
+    assert loop_of(client.connection_pool) is loop
+    loop.run_until_complete(client.aclose())
+    assert loop_of(client) is None  # its pool disconnected every connection
 
 
 async def _call(factory):

@@ -1,7 +1,8 @@
 """The corpus of real suites (tests/realworld/): each runs in a subprocess, plain and with --loop-guard.
 
 A broken suite fails plain and, guarded, every test it lost is stopped by a LoopMismatchError naming the
-culprit (and no test that passed plain is stopped); a fixed suite passes both ways. Every run must finish
+culprit; a fixed suite passes both ways. The guard may stop more tests than fail plain: unguarded, a failed
+test can make its library throw the broken connection away, so the next test passes by luck (redis-py#3048). Every run must finish
 within its timeout: a hang fails the test.
 """
 
@@ -20,11 +21,17 @@ from pathlib import Path
 import pytest
 
 from kit.diagnose.guard import FLAG
+from tests.support.redis_server import redis_server
 
 CORPUS = Path(__file__).parent / "realworld"
 TIMEOUT = 120  # seconds per run of one suite, session teardown included
 # the raw errors themselves (the guard's report quotes shortened forms of them)
-RAW_FAILURES = ("got Future", "Timeout context manager should be used inside a task", "InterfaceError: cannot perform operation")
+RAW_FAILURES = (
+    "got Future",
+    "Timeout context manager should be used inside a task",
+    "InterfaceError: cannot perform operation",
+    "Event loop is closed",
+)
 
 
 @dataclass(frozen=True)
@@ -44,8 +51,16 @@ SUITES = {
     "aiohttp_request_closure": Suite(
         "aiohttp", "The ClientSession: make_request.__closure__[0].cell_contents, created by fixture 'session'"
     ),
+    "redis_session_pool": Suite(
+        "redis.asyncio",
+        "The Redis client: redis_client, created later, on another loop, inside the value of fixture 'redis_pool'",
+    ),
+    "redis_module_client": Suite(
+        "redis.asyncio", "The Redis client: client._redis_conn, held by the module-level global 'client'"
+    ),
     "fixed_sqlalchemy_nullpool": Suite("SQLAlchemy + asyncpg", None),
     "fixed_aiohttp_session_loop": Suite("aiohttp", None),
+    "fixed_redis_function_client": Suite("redis.asyncio", None),
 }
 
 
@@ -71,11 +86,18 @@ def http_url() -> Iterator[str]:
     server.server_close()
 
 
-def run_suite(name: str, http_url: str, tmp_path: Path, *args: str) -> dict[str, tuple[str, str]]:
+@pytest.fixture(scope="module")
+def services(http_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """What the suites call besides the kit's PostgreSQL: the HTTP server and a real redis-server."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as redis_url:
+        yield {"REALWORLD_HTTP_URL": http_url, "REALWORLD_REDIS_URL": redis_url}
+
+
+def run_suite(name: str, services: dict[str, str], tmp_path: Path, *args: str) -> dict[str, tuple[str, str]]:
     """Run one corpus suite; return ``{test name: (outcome, report text)}`` from its JUnit XML."""
     suite = CORPUS / name
     xml = tmp_path / f"{name}{'-guarded' if args else ''}.xml"
-    env = {**os.environ, "REALWORLD_HTTP_URL": http_url, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, **services, "PYTHONDONTWRITEBYTECODE": "1"}
     command = [sys.executable, "-m", "pytest", "-c", str(suite / "pytest.ini"), "--rootdir", str(suite), str(suite)]
     command += ["-p", "no:cacheprovider", "-o", "timeout=60", f"--junitxml={xml}", *args]
     try:
@@ -92,10 +114,10 @@ def run_suite(name: str, http_url: str, tmp_path: Path, *args: str) -> dict[str,
 
 
 @pytest.mark.parametrize("name", sorted(SUITES))
-def test_corpus_suite(name: str, http_url: str, tmp_path: Path) -> None:
+def test_corpus_suite(name: str, services: dict[str, str], tmp_path: Path) -> None:
     expected = SUITES[name]
-    plain = run_suite(name, http_url, tmp_path)
-    guarded = run_suite(name, http_url, tmp_path, FLAG)
+    plain = run_suite(name, services, tmp_path)
+    guarded = run_suite(name, services, tmp_path, FLAG)
     assert plain.keys() == guarded.keys()
     if expected.culprit is None:
         assert {test: outcome for test, (outcome, _) in plain.items()} == dict.fromkeys(plain, "passed"), plain
@@ -105,7 +127,7 @@ def test_corpus_suite(name: str, http_url: str, tmp_path: Path) -> None:
     stopped = {test for test, (outcome, _) in guarded.items() if outcome != "passed"}
     assert lost, f"{name} passes unguarded: it is no longer a broken suite"
     assert any(raw in text for _, text in plain.values() for raw in RAW_FAILURES)
-    assert stopped == lost, f"plain lost {sorted(lost)}, the guard stopped {sorted(stopped)}"
+    assert lost <= stopped, f"plain lost {sorted(lost)}, the guard stopped {sorted(stopped)}"
     for test in stopped:
         text = guarded[test][1]
         assert "LoopMismatchError" in text and expected.culprit in text, f"{test}:\n{text}"
