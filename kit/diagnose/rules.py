@@ -51,13 +51,15 @@ def loop_choice_of_fixture(fixturedef: pytest.FixtureDef, config: pytest.Config)
         return None
     if not getattr(func, "_force_asyncio_fixture", False) and _asyncio_mode(config) != "auto":
         return None
-    own = getattr(func, "_loop_scope", None)
+    own = _declared_loop_scope(func)
     if own:
         return LoopChoice(own, f"loop_scope={own!r} on fixture {fixturedef.argname!r}", False)
     default = config.getini("asyncio_default_fixture_loop_scope")
     if default and default != "fixture-scope":
-        return LoopChoice(default, f"asyncio_default_fixture_loop_scope={default!r}", False)
-    return LoopChoice(fixturedef.scope, f"no loop_scope -> the scope of fixture {fixturedef.argname!r}", False)
+        return LoopChoice(default, f"no loop_scope -> asyncio_default_fixture_loop_scope={default!r}", False)
+    setting = "'fixture-scope'" if default else "unset"
+    text = f"no loop_scope, asyncio_default_fixture_loop_scope {setting} -> the fixture's scope={fixturedef.scope!r}"
+    return LoopChoice(fixturedef.scope, text, False)
 
 
 class LoopChoice(NamedTuple):
@@ -256,6 +258,22 @@ def original_function(func: Callable[..., Any]) -> Callable[..., Any]:
     while hasattr(func, "__wrapped__"):
         func = func.__wrapped__
     return getattr(func, "__func__", func)
+
+
+def _declared_loop_scope(func: Callable[..., Any]) -> str | None:
+    """The ``loop_scope`` given to ``pytest_asyncio.fixture``, if any.
+
+    During setup pytest-asyncio wraps the fixture in a synchronizer carrying the *resolved* loop scope; the
+    innermost function in the ``__wrapped__`` chain that has ``_loop_scope`` holds what the user declared.
+    """
+    declared = None
+    current: Any = func
+    while current is not None:
+        current = getattr(current, "__func__", current)
+        if hasattr(current, "_loop_scope"):
+            declared = current._loop_scope
+        current = getattr(current, "__wrapped__", None)
+    return declared
 
 
 def _marker_loop_scope(mark: pytest.Mark) -> str | None:
