@@ -34,6 +34,7 @@ from itertools import islice
 from typing import Any
 
 Loop = asyncio.AbstractEventLoop
+ATTACHED = '"RuntimeError: ... attached to a different loop"'
 Held = Iterable[tuple[str, object]]  # (path suffix such as ".pool" or "[0]", the object held)
 
 MAX_OBJECTS = 3000  # objects visited per walk
@@ -61,7 +62,8 @@ class Adapter:
     """How to read one library's objects: the types, the loop each is bound to, and what each holds.
 
     ``loop`` returns the object's own loop (``None`` when closed or not bound by itself); ``holds``
-    lists what it holds, for objects bound through them (an engine through its pooled connections).
+    lists what it holds, for objects bound through them (an engine through its pooled connections);
+    ``symptom`` is how the library fails when such an object is used on another loop.
     """
 
     library: str
@@ -69,6 +71,7 @@ class Adapter:
     loop: Callable[[Any], Loop | None] = lambda obj: None
     holds: Callable[[Any], Held] = lambda obj: ()
     kind: Callable[[Any], str] = lambda obj: type(obj).__name__
+    symptom: str = ATTACHED
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,12 @@ def describe(obj: object) -> str:
     if adapter is None:
         return f"{type(obj).__module__.split('.')[0]} {type(obj).__qualname__}"
     return f"{adapter.library} {adapter.kind(obj)}"
+
+
+def symptom(obj: object) -> str:
+    """How using a bound object on another loop fails, unguarded (the error its library raises)."""
+    adapter = adapter_for(obj)
+    return ATTACHED if adapter is None else adapter.symptom
 
 
 def loop_of(obj: object) -> Loop | None:
@@ -257,12 +266,13 @@ def _asyncio_adapters() -> list[Adapter]:
     def stream_writer_loop(writer: asyncio.StreamWriter) -> Loop | None:
         return None if writer.transport.is_closing() else writer._loop
 
+    bound = '"RuntimeError: <asyncio...> is bound to a different event loop"'
     return [
         Adapter("asyncio", (asyncio.Future,), loop=lambda f: None if f.done() else f.get_loop()),
-        # Python >= 3.10 binds these on first contended use (None before): "... is bound to a different event loop"
-        Adapter("asyncio", (asyncio.Queue,), loop=_loop_attr, holds=lambda q: _items(q, "_queue")),
-        Adapter("asyncio", (asyncio.Lock, asyncio.Event, asyncio.Semaphore), loop=_loop_attr),
-        Adapter("asyncio", (asyncio.Condition,), loop=_loop_attr, holds=lambda c: _attr(c, "_lock")),
+        # Python >= 3.10 binds these on first contended use (None before)
+        Adapter("asyncio", (asyncio.Queue,), loop=_loop_attr, holds=lambda q: _items(q, "_queue"), symptom=bound),
+        Adapter("asyncio", (asyncio.Lock, asyncio.Event, asyncio.Semaphore), loop=_loop_attr, symptom=bound),
+        Adapter("asyncio", (asyncio.Condition,), loop=_loop_attr, holds=lambda c: _attr(c, "_lock"), symptom=bound),
         Adapter("asyncio", (asyncio.BaseTransport,), loop=lambda t: None if t.is_closing() else _loop_attr(t)),
         Adapter("asyncio", (asyncio.StreamReader,), loop=_loop_attr),
         Adapter("asyncio", (asyncio.StreamWriter,), loop=stream_writer_loop),
@@ -282,10 +292,11 @@ def _asyncpg_adapters() -> list[Adapter]:
     def connection_loop(conn: asyncpg.Connection) -> Loop | None:
         return None if conn.is_closed() else conn._loop
 
+    then = f'{ATTACHED}, then "InterfaceError: ... another operation is in progress"'
     return [
-        Adapter("asyncpg", (asyncpg.Pool,), loop=pool_loop),
-        Adapter("asyncpg", (PoolConnectionProxy,), loop=proxy_loop, kind=lambda _: "pooled Connection"),
-        Adapter("asyncpg", (asyncpg.Connection,), loop=connection_loop, kind=lambda _: "Connection"),
+        Adapter("asyncpg", (asyncpg.Pool,), loop=pool_loop, symptom=then),
+        Adapter("asyncpg", (PoolConnectionProxy,), loop=proxy_loop, kind=lambda _: "pooled Connection", symptom=then),
+        Adapter("asyncpg", (asyncpg.Connection,), loop=connection_loop, kind=lambda _: "Connection", symptom=then),
     ]
 
 
@@ -331,9 +342,10 @@ def _sqlalchemy_adapters() -> list[Adapter]:
 def _aiohttp_adapters() -> list[Adapter]:
     import aiohttp
 
+    timeout = '"RuntimeError: Timeout context manager should be used inside a task" (or "Event loop is closed")'
     return [
-        Adapter("aiohttp", (aiohttp.ClientSession,), loop=lambda s: None if s.closed else s._loop),
-        Adapter("aiohttp", (aiohttp.BaseConnector,), loop=lambda c: None if c.closed else c._loop),
+        Adapter("aiohttp", (aiohttp.ClientSession,), loop=lambda s: None if s.closed else s._loop, symptom=timeout),
+        Adapter("aiohttp", (aiohttp.BaseConnector,), loop=lambda c: None if c.closed else c._loop, symptom=timeout),
     ]
 
 
@@ -351,7 +363,7 @@ def _redis_adapters() -> list[Adapter]:
     return [
         Adapter("redis", (Redis,), holds=lambda r: _attr(r, "connection", "connection_pool"), kind=lambda _: "Redis client"),
         Adapter("redis", (ConnectionPool,), holds=pool_holds),
-        Adapter("redis", (AbstractConnection,), loop=connection_loop),
+        Adapter("redis", (AbstractConnection,), loop=connection_loop, symptom=f'{ATTACHED} (or "Event loop is closed")'),
     ]
 
 

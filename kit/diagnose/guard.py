@@ -34,7 +34,7 @@ from functools import lru_cache
 
 import pytest
 
-from kit.diagnose.affinity import Bound, adapter_for, bound_objects, describe
+from kit.diagnose.affinity import Bound, adapter_for, bound_objects, describe, symptom
 from kit.diagnose.rules import (
     LoopChoice,
     event_loop_note,
@@ -319,7 +319,7 @@ def _message(
         f"  Its loop: {_loop_text(bound.loop, seen)}.",
         f"  The {user.kind}: runs on the {user.loop_scope}-scoped loop ({user.decided_by}).",
         f"  Stopped before any query was sent (or any other I/O): the {kind} is not damaged. Unguarded, this shows up as",
-        '  "RuntimeError: ... attached to a different loop", then "InterfaceError: ... another operation is in progress".',
+        f"  {symptom(bound.obj)}.",
     ]
     lines += [f"  {note}" for note in map(event_loop_note, event_loop_overrides(node)) if note]
     lines.append(f"  (LoopMismatchError from kit.diagnose.guard; run without {FLAG} to see the raw failure.)")
