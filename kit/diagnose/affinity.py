@@ -39,7 +39,7 @@ Held = Iterable[tuple[str, object]]  # (path suffix such as ".pool" or "[0]", th
 
 MAX_OBJECTS = 3000  # objects visited per walk
 MAX_ITEMS = 200  # items looked at per list, set, dict or cache
-_LEAVES = (str, bytes, bytearray, int, float, complex, bool, type(None), range, memoryview)
+_LEAVES = (str, bytes, bytearray, int, float, complex, type(None), range, memoryview)
 # Never looked into: they reach everything (loops, modules, classes, pytest's own objects) or hold no loop.
 _OPAQUE_TYPES: tuple[type, ...] = (
     Loop,
@@ -103,7 +103,7 @@ def register(adapter: Adapter) -> None:
 
 def adapter_for(obj: object) -> Adapter | None:
     """The adapter that knows ``obj``'s type, or ``None`` (then the generic fallback reads it)."""
-    if _PENDING:
+    if _PENDING and len(sys.modules) != _modules_seen[0]:
         _load_imported()
     cls = type(obj)
     if cls not in _BY_TYPE:
@@ -134,12 +134,11 @@ def loop_of(obj: object) -> Loop | None:
 
 
 def held_objects(obj: object) -> list[tuple[str, object]]:
-    """The objects ``obj`` holds, each with its path suffix (``.sync_engine``, ``[0]``...), as the walk sees them."""
-    adapter = adapter_for(obj)
-    try:
-        return list(adapter.holds(obj) if adapter else _generic_holds(obj))
-    except Exception:  # an object in a state its library did not plan for: look no further into it
-        return []
+    """The objects ``obj`` holds, each with its path suffix (``.sync_engine``, ``[0]``...), as the walk sees them.
+
+    A bound object holds nothing the walk looks at: its own loop is what counts.
+    """
+    return _read(obj)[1]
 
 
 def bound_objects(value: object, name: str, limit: int = MAX_OBJECTS) -> Iterator[Bound]:
@@ -154,13 +153,14 @@ def bound_objects(value: object, name: str, limit: int = MAX_OBJECTS) -> Iterato
         if isinstance(obj, _LEAVES) or id(obj) in seen or _opaque(obj):
             continue
         seen.add(id(obj))
-        loop = _own_loop(obj)
+        loop, held = _read(obj)
         if loop is not None:
             yield Bound(path, obj, loop, holders)
             continue
-        children = held_objects(obj)
+        children = [(suffix, child) for suffix, child in held if not isinstance(child, _LEAVES)]
+        here = (*holders, (path, obj))
         # reversed: visit in declaration order, so `_connection` is reported before `_connections[0]`
-        stack += [(child, path + suffix, (*holders, (path, obj))) for suffix, child in reversed(children)]
+        stack += [(child, path + suffix, here) for suffix, child in reversed(children)]
 
 
 # ---- the generic fallback ---------------------------------------------------------------------------
@@ -170,17 +170,22 @@ def _opaque(obj: object) -> bool:
     return isinstance(obj, _OPAQUE_TYPES) or type(obj).__module__.split(".")[0] in _OPAQUE_PACKAGES
 
 
-def _own_loop(obj: object) -> Loop | None:
+def _read(obj: object) -> tuple[Loop | None, list[tuple[str, object]]]:
+    """``obj``'s own loop, and what it holds when it has none (its attributes are read once)."""
     adapter = adapter_for(obj)
     try:
         if adapter is not None:
-            return adapter.loop(obj)
-        return next((value for _, value in _attributes(obj) if isinstance(value, Loop)), None)
-    except Exception:  # a half-built or half-closed object: treat it as loop-free
-        return None
+            loop = adapter.loop(obj)
+            return loop, [] if loop is not None else list(adapter.holds(obj))
+        held = _generic_holds(obj)
+        loop = next((value for suffix, value in held if suffix[0] == "." and isinstance(value, Loop)), None)  # not items
+        return loop, [] if loop is not None else held
+    except Exception:  # a half-built or half-closed object, in a state its library did not plan for
+        return None, []
 
 
-def _generic_holds(obj: object) -> Held:
+def _generic_holds(obj: object) -> list[tuple[str, object]]:
+    """What a container, function, cache or plain object holds; a loop among its attributes binds the object."""
     if isinstance(obj, dict):
         return [(f"[{_key(key)}]", value) for key, value in islice(obj.items(), MAX_ITEMS)]
     if isinstance(obj, (list, tuple, set, frozenset, deque)):
@@ -355,7 +360,7 @@ def _redis_adapters() -> list[Adapter]:
 
     def connection_loop(conn: AbstractConnection) -> Loop | None:
         reader = getattr(conn, "_reader", None)  # None while disconnected
-        return None if reader is None else _own_loop(reader)
+        return None if reader is None else _read(reader)[0]
 
     def pool_holds(pool: ConnectionPool) -> Held:
         return [*_items(pool, "_available_connections"), *_items(pool, "_in_use_connections"), *_attr(pool, "_lock")]
@@ -390,9 +395,17 @@ _PENDING: dict[str, Callable[[], list[Adapter]]] = {
 }
 
 
+_modules_seen = [0]  # len(sys.modules) at the last look: only a new import can bring a library in
+
+
 def _load_imported() -> None:
+    _modules_seen[0] = len(sys.modules)
     for module in [name for name in _PENDING if name in sys.modules]:
-        for adapter in _PENDING.pop(module)():
+        try:
+            adapters = _PENDING.pop(module)()
+        except ImportError:  # a version without these types (SQLAlchemy < 1.4, redis < 4.2): the generic walk reads it
+            continue
+        for adapter in adapters:
             register(adapter)
 
 
