@@ -454,6 +454,61 @@ def test_a_pool_in_a_module_global_reached_through_a_helper(pytester, dsn, monke
     assert "1. Run every test and async fixture that uses '_pools' on the session loop:" in text
 
 
+# An app module that makes its pool on first use, at module level; tests call the app's code, never a fixture.
+APP_MODULE = """
+import os
+
+import asyncpg
+
+_pool = None
+
+
+async def pool():
+    global _pool
+    if _pool is None:
+        _pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=1)
+    return _pool
+
+
+async def count_tables():
+    return await (await pool()).fetchval("SELECT count(*) FROM pg_class")
+"""
+
+TESTS_OF_THE_APP = """
+import pytest
+
+import app_db
+from app_db import count_tables
+
+
+@pytest.mark.asyncio
+async def test_first():
+    assert await count_tables() > 0
+
+
+@pytest.mark.asyncio
+async def test_module():
+    assert await app_db.count_tables() > 0
+
+
+@pytest.mark.asyncio
+async def test_import():
+    assert await count_tables() > 0
+"""
+
+
+def test_a_pool_made_at_module_level_in_an_app_module(pytester, dsn, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(app_db=APP_MODULE, test_app=TESTS_OF_THE_APP)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", FLAG)  # the stray pool dies with the process
+    result.assert_outcomes(passed=1, failed=2)
+    text = _assert_guarded(result)
+    assert text.count("The Pool: app_db._pool, held by the module-level global 'app_db._pool' (") == 2
+    assert "app_db.py:5), bound on the first loop that used it." in text
+    assert "Its loop: the function-scoped loop that test 'test_first' ran on earlier" in text
+
+
 @pytest.mark.parametrize(
     "body, passed",
     [(GOOD_FUNCTION_SCOPED, 3), (GOOD_SESSION_LOOP, 5), (GOOD_PYTESTMARK, 2)],

@@ -25,16 +25,13 @@ error, as pytest does for any failed fixture: every later test that uses it gets
 
 from __future__ import annotations
 
-import ast
-import dis
-import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 
 import pytest
 
 from kit.diagnose.affinity import Bound, adapter_for, bound_objects, describe, symptom
+from kit.diagnose.reads import GlobalRead, globals_read
 from kit.diagnose.rules import (
     LoopChoice,
     event_loop_note,
@@ -50,8 +47,6 @@ from kit.diagnose.rules import (
 )
 
 FLAG = "--loop-guard"
-
-_MAX_FUNCTIONS = 50  # functions of a module followed when collecting the globals a test's code refers to
 
 
 class LoopMismatchError(pytest.fail.Exception):
@@ -71,14 +66,6 @@ class _Origin:
     fixture: str
     scope: str
     loop_scope: str | None
-    location: str
-
-
-@dataclass(frozen=True)
-class _Global:
-    """A module-level global that holds loop-bound objects."""
-
-    name: str
     location: str
 
 
@@ -137,7 +124,7 @@ class _Guard:
             table.pop(key, None)
 
     def check(
-        self, user: _User, values: dict[str, object], globals_: dict[str, _Global], running: object, node: pytest.Item
+        self, user: _User, values: dict[str, object], globals_: dict[str, GlobalRead], running: object, node: pytest.Item
     ) -> None:
         """Raise :class:`LoopMismatchError` if a bound object in ``values`` (arguments, then globals) is on another loop.
 
@@ -228,72 +215,17 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
 # ---- private helpers -------------------------------------------------------------------------------
 
 
-def _globals_used(func: Callable[..., object]) -> dict[str, _Global]:
-    """The module-level globals ``func`` reads, also through the functions of its module it calls."""
-    namespace = getattr(func, "__globals__", None)
-    if namespace is None:
-        return {}
-    found: dict[str, _Global] = {}
-    todo, done = [func.__code__], 0
-    while todo and done < _MAX_FUNCTIONS:
-        done += 1
-        for name in _global_reads(todo.pop()):
-            if name in found or name not in namespace:
-                continue
-            value = namespace[name]
-            if isinstance(value, types.FunctionType) and value.__globals__ is namespace:
-                todo.append(value.__code__)  # a helper of the same module: follow what it uses
-            elif not isinstance(value, (types.ModuleType, type)):
-                found[name] = _Global(name, _assignment(namespace.get("__file__"), name))
-    return found
-
-
-@lru_cache(maxsize=1024)
-def _global_reads(code: types.CodeType) -> tuple[str, ...]:
-    """The global names a code object (and the functions nested in it) loads."""
-    names = [i.argval for i in dis.get_instructions(code) if i.opname in ("LOAD_GLOBAL", "LOAD_NAME")]
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names += _global_reads(const)
-    return tuple(dict.fromkeys(names))
-
-
-def _with_globals(func: Callable[..., object], values: dict[str, object]) -> tuple[dict[str, object], dict[str, _Global]]:
+def _with_globals(func: Callable[..., object], values: dict[str, object]) -> tuple[dict[str, object], dict[str, GlobalRead]]:
     """The arguments, then the globals ``func`` reads (an argument of the same name hides a global)."""
-    globals_ = {name: found for name, found in _globals_used(func).items() if name not in values}
-    return {**values, **{name: func.__globals__[name] for name in globals_}}, globals_
-
-
-@lru_cache(maxsize=256)
-def _assignment(path: str | None, name: str) -> str:
-    """``file:line`` of the module-level statement that binds ``name`` (an assignment, import or def)."""
-    try:
-        with open(path or "", encoding="utf-8") as source:
-            tree = ast.parse(source.read())
-    except (OSError, SyntaxError, ValueError):
-        return f"{path or '<unknown module>'}"
-    for node in tree.body:
-        if name in _bound_names(node):
-            return f"{path}:{node.lineno}"
-    return f"{path}"
-
-
-def _bound_names(node: ast.stmt) -> set[str]:
-    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        return {n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)}
-    if isinstance(node, (ast.Import, ast.ImportFrom)):
-        return {(alias.asname or alias.name).split(".")[0] for alias in node.names}
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return {node.name}
-    return set()
+    reads = {name: read for name, read in globals_read(func).items() if name not in values}
+    return {**values, **{name: read.value for name, read in reads.items()}}, reads
 
 
 def _message(
     user: _User,
     bound: Bound,
     created: tuple[object, _Origin] | None,
-    holder: _Origin | _Global | None,
+    holder: _Origin | GlobalRead | None,
     seen: _LoopSeen | None,
     node: pytest.Item,
 ) -> str:
@@ -303,7 +235,7 @@ def _message(
     origin = created[1] if created else holder
     if created is not None:
         made = f"created by fixture {_describe(created[1])}"
-    elif isinstance(holder, _Global):
+    elif isinstance(holder, GlobalRead):
         made = f"held by the module-level global {holder.name!r} ({holder.location}), bound on the first loop that used it"
     elif holder is not None:
         made = f"created later, on another loop, inside the value of fixture {_describe(holder)}"
@@ -325,7 +257,7 @@ def _message(
     lines.append(f"  (LoopMismatchError from kit.diagnose.guard; run without {FLAG} to see the raw failure.)")
     if origin is None:
         return "\n".join(lines + ["How to fix it: create it in a fixture, on the loop of the tests that use it."])
-    if isinstance(origin, _Global):
+    if isinstance(origin, GlobalRead):
         return "\n".join(lines + [fix_advice_for_global(origin.name)])
     consumer = user.name if user.kind == "fixture" else None
     fix = fix_advice(
