@@ -157,6 +157,18 @@ def test_the_walk_is_bounded(loop):
     assert loop_of(asyncio) is None and loop_of(loop) is None  # modules and loops are never looked into
 
 
+class _NoRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("a key whose repr fails")
+
+
+def test_the_walk_runs_no_user_repr(loop):
+    service = loop.run_until_complete(_call(lambda: _Holder(asyncio.get_running_loop())))
+    value = {("k", _NoRepr()): service, _NoRepr(): [service]}
+    assert [found.path for found in bound_objects(value, "value")] == ["value[<tuple>]"]  # seen once, by id
+    assert [found.path for found in bound_objects({("a", 1): [service]}, "v")] == ["v[('a', 1)][0]"]
+
+
 def test_asyncpg_pools_and_connections(loop, dsn):
     async def make():
         pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)

@@ -218,9 +218,13 @@ def _cached(wrapper: functools._lru_cache_wrapper) -> Held:
 
 
 def _key(key: object) -> str:
-    """A dict key as it reads in a path: its repr when short and plain, else its type."""
-    text = repr(key) if isinstance(key, (str, int, float, tuple)) else ""
-    return text if text and len(text) <= 60 else f"<{type(key).__name__}>"
+    """A dict key as it reads in a path: its repr when short and plain (no user ``__repr__`` runs), else its type."""
+    plain = (str, int, float, type(None))
+    if isinstance(key, plain) or (isinstance(key, tuple) and all(isinstance(part, plain) for part in key)):
+        text = repr(key)
+        if len(text) <= 60:
+            return text
+    return f"<{type(key).__name__}>"
 
 
 def _full(cell: types.CellType) -> bool:
