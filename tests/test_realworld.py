@@ -63,6 +63,7 @@ SUITES = {
     ),
     "asyncio_module_lock": Suite("asyncio", "The Lock: lock, held by the module-level global 'lock'"),
     "fixed_sqlalchemy_nullpool": Suite("SQLAlchemy + asyncpg", None),
+    "fixed_sqlalchemy_session_loop": Suite("SQLAlchemy + asyncpg", None),
     "fixed_aiohttp_session_loop": Suite("aiohttp", None),
     "fixed_redis_function_client": Suite("redis.asyncio", None),
 }
