@@ -45,8 +45,12 @@ def sa_url(dsn: str) -> str:
 @pytest.fixture
 def web_url(loop: asyncio.AbstractEventLoop) -> Iterator[str]:
     """A local aiohttp server on 127.0.0.1, served by ``loop``."""
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
     app = web.Application()
-    app.router.add_get("/", lambda request: web.Response(text="ok"))
+    app.router.add_get("/", ok)
     runner = web.AppRunner(app)
     loop.run_until_complete(runner.setup())
     site = web.TCPSite(runner, "127.0.0.1", 0)
