@@ -6,6 +6,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+# Imported before any test that uses pytester: pytester drops the modules first imported during such a test,
+# and numpy (under pandas) cannot be imported twice in one process.
+import pandas  # noqa: F401
 import pytest
 
 from kit.db.server import ensure_server

@@ -104,7 +104,8 @@ def run_suite(name: str, services: dict[str, str], tmp_path: Path, *args: str) -
     xml = tmp_path / f"{name}{'-guarded' if args else ''}.xml"
     env = {**os.environ, **services, "PYTHONDONTWRITEBYTECODE": "1"}
     command = [sys.executable, "-m", "pytest", "-c", str(suite / "pytest.ini"), "--rootdir", str(suite), str(suite)]
-    command += ["-p", "no:cacheprovider", "-o", "timeout=60", f"--junitxml={xml}", *args]
+    # In file order: which tests a broken suite loses depends on it (the test extra installs pytest-randomly).
+    command += ["-p", "no:cacheprovider", "-p", "no:randomly", "-o", "timeout=60", f"--junitxml={xml}", *args]
     try:
         subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False)
     except subprocess.TimeoutExpired as hung:
