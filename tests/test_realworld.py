@@ -62,10 +62,12 @@ SUITES = {
         "redis.asyncio", "The Redis client: client._redis_conn, held by the module-level global 'client'"
     ),
     "asyncio_module_lock": Suite("asyncio", "The Lock: lock, held by the module-level global 'lock'"),
+    "fastapi_module_engine": Suite("FastAPI + httpx + SQLAlchemy", "held by the module-level global 'app'"),
     "fixed_sqlalchemy_nullpool": Suite("SQLAlchemy + asyncpg", None),
     "fixed_sqlalchemy_session_loop": Suite("SQLAlchemy + asyncpg", None),
     "fixed_aiohttp_session_loop": Suite("aiohttp", None),
     "fixed_redis_function_client": Suite("redis.asyncio", None),
+    "fixed_fastapi_session_loop": Suite("FastAPI + httpx + SQLAlchemy", None),
 }
 
 

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from kit.diagnose.reads import globals_read, is_user_code
+
 Loop = asyncio.AbstractEventLoop
 ATTACHED = '"RuntimeError: ... attached to a different loop"'
 Held = Iterable[tuple[str, object]]  # (path suffix such as ".pool" or "[0]", the object held)
@@ -194,7 +196,12 @@ def _generic_holds(obj: object) -> list[tuple[str, object]]:
         return [*_cached(obj), (".__wrapped__", obj.__wrapped__)]
     if isinstance(obj, types.FunctionType):
         cells = [(f".__closure__[{i}].cell_contents", c.cell_contents) for i, c in enumerate(obj.__closure__ or ()) if _full(c)]
-        return cells + [(".__wrapped__", obj.__wrapped__)] if hasattr(obj, "__wrapped__") else cells
+        if hasattr(obj, "__wrapped__"):
+            cells.append((".__wrapped__", obj.__wrapped__))
+        # The user's own function met inside a value (a web app's route or dependency, a callback): the
+        # module-level objects it reads, such as an engine created at import time, count like its closure.
+        reads = globals_read(obj).values() if is_user_code(obj) else ()
+        return cells + [(f".<reads {read.name}>", read.value) for read in reads]
     if isinstance(obj, types.MethodType):
         return [(".__self__", obj.__self__), (".__func__", obj.__func__)]
     if isinstance(obj, functools.partial):

@@ -45,7 +45,7 @@ def globals_read(func: Callable[..., object]) -> dict[str, GlobalRead]:
                 continue
             value = read.value
             if isinstance(value, types.FunctionType):
-                if _user_code(value) and value.__code__ not in followed:
+                if is_user_code(value) and value.__code__ not in followed:
                     followed.add(value.__code__)
                     todo.append((value.__code__, value.__globals__))  # a helper: follow what it reads
                 if value.__closure__:
@@ -87,7 +87,8 @@ def _global_reads(code: types.CodeType) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _user_code(func: types.FunctionType) -> bool:
+def is_user_code(func: types.FunctionType) -> bool:
+    """Whether ``func`` is the user's own code (not the standard library's or an installed package's)."""
     return not func.__code__.co_filename.startswith(_LIBRARY_DIRS)
 
 
