@@ -16,8 +16,8 @@ from tests.support.notebook_runner import NOTEBOOKS, RAISES, STRIP_FIX, stripped
 COURSE = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
-def test_the_course_has_ten_numbered_notebooks() -> None:
-    assert [name[:2] for name in COURSE] == [f"{i:02d}" for i in range(10)]
+def test_the_course_has_eleven_numbered_notebooks() -> None:
+    assert [name[:2] for name in COURSE] == [f"{i:02d}" for i in range(11)]
 
 
 @pytest.mark.parametrize("name", COURSE)
