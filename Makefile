@@ -4,27 +4,50 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.loop-lab-installed
 BROWSER_STAMP := $(VENV)/.loop-lab-browser-installed
+# The exact versions the lessons were written against; every install uses them as constraints.
+LOCK   := kit/course/lock.txt
+# `make install USE_UV=0` installs with plain pip (slower; uv is used otherwise).
+USE_UV ?= 1
+# JupyterLab's port, unless LAB_ARGS names one (`make lab LAB_ARGS="--port=9911"` serves on 9911).
 LAB_PORT ?= 8888
+LAB_PORT_ARG = $(if $(filter --port --port=% --ServerApp.port --ServerApp.port=%,$(LAB_ARGS)),,--port=$(LAB_PORT))
 # Jupyter refuses to run as root unless told to (CI and containers run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup install install-browser lab test test-browser stop clean
+.PHONY: setup install install-browser lab lint test test-browser stop clean
 
 # The set-up shared by `make lab` and `make test`: a virtual environment, the kit installed, its server up.
 setup: install
 	$(PY) -m kit db start
 
+# Install $(1) into the venv with uv: the one on PATH, else one pip puts into the venv (seconds, not minutes);
+# with plain pip, after one message, when uv cannot be had (or USE_UV=0).
+define install
+	@uv="$$(command -v uv || true)"; \
+	if [ "$(USE_UV)" = 0 ]; then uv=""; \
+	elif [ -z "$$uv" ]; then \
+	  if [ -x $(VENV)/bin/uv ] || $(PY) -m pip install --quiet --disable-pip-version-check uv >/dev/null 2>&1; then uv=$(VENV)/bin/uv; \
+	  else echo "loop-lab: uv could not be installed; installing with pip instead (a minute or two)"; fi; \
+	fi; \
+	if [ -n "$$uv" ]; then "$$uv" pip install --quiet --python $(PY) -c $(LOCK) $(1); \
+	else $(PY) -m pip install --quiet --disable-pip-version-check -c $(LOCK) $(1); fi
+endef
+
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(call install,-e '.[test]')
 	@touch $(STAMP)
 
 # JupyterLab on notebooks/; kernels inherit the kit's settings (they also find its server on their own).
 lab: setup
-	DATABASE_URL="$$($(PY) -m kit db url)" $(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(LAB_PORT) $(ROOT_FLAG) $(LAB_ARGS)
+	DATABASE_URL="$$($(PY) -m kit db url)" $(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_PORT_ARG) $(ROOT_FLAG) $(LAB_ARGS)
+
+# What CI checks before the tests: ruff's lint and format over kit/ and tests/ (configured in pyproject.toml).
+lint: install
+	$(VENV)/bin/ruff check kit tests
+	$(VENV)/bin/ruff format --check kit tests
 
 # The whole suite against a real server; stops the server afterwards if this target started it.
 test: install
@@ -47,7 +70,7 @@ test-browser: install-browser
 install-browser: $(BROWSER_STAMP)
 
 $(BROWSER_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[test,browser]'
+	$(call install,-e '.[test,browser]')
 	@touch $(BROWSER_STAMP)
 
 stop:
@@ -56,4 +79,4 @@ stop:
 # Stop the server, delete its data and the virtual environment.
 clean:
 	@if [ -x $(PY) ]; then $(PY) -m kit db stop --remove; fi
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

@@ -154,7 +154,7 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureR
     values = {name: request.getfixturevalue(name) for name in fixturedef.argnames if name != "request"}
     if loop_scope is not None:
         user = _User("fixture", fixturedef.argname, loop_scope, f"fixture scope={fixturedef.scope!r}")
-        guard.check(user, values, lambda: runner_loop(request.getfixturevalue, loop_scope), request.node)
+        guard.check(user, values, lambda: runner_loop(request.getfixturevalue, loop_scope, request.node), request.node)
     inputs = {id(obj) for name, value in values.items() for _, obj, _ in _asyncpg_objects(value, name)}
     value = yield
     guard.record(fixturedef, value, loop_scope, inputs)
@@ -177,7 +177,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
         user = _User("test", pyfuncitem.name, scope, decided_by, overrides)
         funcargs = pyfuncitem.funcargs
         values = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames if name in funcargs}
-        guard.check(user, values, lambda: runner_loop(funcargs.__getitem__, scope), pyfuncitem)
+        guard.check(user, values, lambda: runner_loop(funcargs.__getitem__, scope, pyfuncitem), pyfuncitem)
     return (yield)
 
 

@@ -17,6 +17,8 @@ from typing import Any, NamedTuple
 import pytest
 
 SCOPES = ("function", "class", "module", "package", "session")
+# The collector that holds a scope's event loop in pytest-asyncio before 1.0.
+_SCOPE_ROOTS = {"class": pytest.Class, "module": pytest.Module, "package": pytest.Package, "session": pytest.Session}
 
 
 def asyncio_version() -> str | None:
@@ -24,6 +26,17 @@ def asyncio_version() -> str | None:
     try:
         return _dist_version("pytest-asyncio")
     except PackageNotFoundError:
+        return None
+
+
+def asyncio_ini(config: pytest.Config, name: str) -> str | None:
+    """pytest-asyncio's ini option ``name``, or ``None`` when it is unset or the installed version has no such option.
+
+    ``asyncio_default_fixture_loop_scope`` came with 0.24, ``asyncio_default_test_loop_scope`` with 0.26.
+    """
+    try:
+        return config.getini(name) or None
+    except ValueError:  # pytest: "unknown configuration value"
         return None
 
 
@@ -44,7 +57,7 @@ def loop_scope_of_fixture(fixturedef: pytest.FixtureDef, config: pytest.Config) 
         return None
     if not getattr(func, "_force_asyncio_fixture", False) and _asyncio_mode(config) != "auto":
         return None
-    default = config.getini("asyncio_default_fixture_loop_scope")
+    default = asyncio_ini(config, "asyncio_default_fixture_loop_scope")
     if default == "fixture-scope":
         default = None
     return getattr(func, "_loop_scope", None) or default or fixturedef.scope
@@ -64,7 +77,7 @@ def loop_scope_of_test(item: pytest.Item) -> LoopChoice:
     The nearest ``asyncio`` marker wins (test, then class, then module ``pytestmark``); a marker
     without ``loop_scope`` means ``asyncio_default_test_loop_scope``.
     """
-    default = item.config.getini("asyncio_default_test_loop_scope") or "function"
+    default = asyncio_ini(item.config, "asyncio_default_test_loop_scope") or "function"
     found = list(item.iter_markers_with_node("asyncio"))
     if not found:
         return LoopChoice(default, f"no asyncio marker -> asyncio_default_test_loop_scope={default!r}", False)
@@ -193,12 +206,23 @@ def source_location(func: Callable[..., Any]) -> str:
 # ---- private helpers -------------------------------------------------------------------------------
 
 
-def runner_loop(getvalue: Callable[[str], Any], scope: str) -> object:
-    """The loop of pytest-asyncio's runner fixture for ``scope`` (``_function_scoped_runner`` ...).
+def runner_loop(getvalue: Callable[[str], Any], scope: str, node: pytest.Item | pytest.Collector) -> object:
+    """The event loop pytest-asyncio runs ``scope``'s code on, seen from ``node`` (the test, or the fixture's node).
 
+    1.x: the loop of its runner fixture (``_function_scoped_runner`` ...). 0.23 to 0.26: the ``event_loop``
+    fixture for function scope, else the loop fixture whose name the scope's collector keeps in its stash.
     ``getvalue`` maps a fixture name to its value (``request.getfixturevalue``, ``item.funcargs.__getitem__``).
     """
-    return getvalue(f"_{scope}_scoped_runner").get_loop()
+    try:
+        return getvalue(f"_{scope}_scoped_runner").get_loop()
+    except LookupError:  # KeyError, or pytest's FixtureLookupError: a pytest-asyncio before 1.0
+        pass
+    if scope == "function":
+        return getvalue("event_loop")
+    from pytest_asyncio.plugin import _event_loop_fixture_id
+
+    root = next(n for n in reversed(node.listchain()) if isinstance(n, _SCOPE_ROOTS[scope]))
+    return getvalue(root.stash[_event_loop_fixture_id])
 
 
 def is_async_test(item: pytest.Item) -> bool:
