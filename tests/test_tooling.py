@@ -43,7 +43,10 @@ def _tree_for_lint(tmp_path: Path) -> Path:
 
 
 def _make_lint(tree: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["make", "lint", f"VENV={sys.prefix}"], cwd=tree, capture_output=True, text=True, timeout=120)
+    # -o install: lint with this venv as it is; never install into it from the copy
+    return subprocess.run(
+        ["make", "-o", "install", "lint", f"VENV={sys.prefix}"], cwd=tree, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_make_lint_passes_on_the_tree_and_fails_on_a_finding_or_unformatted_code(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """The built wheel as a library: what it carries, and that it joins a project's environment without changing it.
 
-A project that already has pytest-asyncio 0.25 runs ``pip install loop_lab-*.whl``: 0.25 stays, and the
-loop guard catches a session pool used on a function loop in that project's own suite.
+A project that already has pytest-asyncio 0.25 (or an older 1.x) runs ``pip install loop_lab-*.whl``: its
+version stays, and the loop guard catches a session pool used on a function loop in that project's own suite.
 """
 
 from __future__ import annotations
@@ -86,13 +86,14 @@ def test_the_wheel_carries_the_license_the_lock_and_the_type_marker(wheel: Path)
     assert core and not [req for req in core if "==" in req], f"the library must not pin: {core}"
 
 
-def test_it_installs_beside_pytest_asyncio_025_and_the_guard_works_there(wheel: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("series", ["0.25", "1.0"])
+def test_it_installs_beside_a_projects_pytest_asyncio_and_the_guard_works_there(wheel: Path, tmp_path: Path, series: str) -> None:
     venv = tmp_path / "project-venv"
     _run(UV, "venv", "--quiet", "--seed", "--python", sys.executable, venv)
     python = venv / "bin" / "python"
-    _run(UV, "pip", "install", "--quiet", "--python", python, "pytest-asyncio==0.25.*")
+    _run(UV, "pip", "install", "--quiet", "--python", python, f"pytest-asyncio=={series}.*")
     before = _run(python, "-c", "import pytest_asyncio; print(pytest_asyncio.__version__)").stdout.strip()
-    assert before.startswith("0.25.")
+    assert before.startswith(f"{series}.")
 
     _run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", wheel)
     after = _run(python, "-c", "import pytest_asyncio; print(pytest_asyncio.__version__)").stdout.strip()

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import pytest
 
 SCOPES = ("function", "class", "module", "package", "session")
-# The collector that holds a scope's event loop in pytest-asyncio before 1.0.
+# The collector whose stash names a scope's event loop fixture in pytest-asyncio 0.23 to 0.26.
 _SCOPE_ROOTS = {"class": pytest.Class, "module": pytest.Module, "package": pytest.Package, "session": pytest.Session}
 
 
@@ -209,13 +209,19 @@ def source_location(func: Callable[..., Any]) -> str:
 def runner_loop(getvalue: Callable[[str], Any], scope: str, node: pytest.Item | pytest.Collector) -> object:
     """The event loop pytest-asyncio runs ``scope``'s code on, seen from ``node`` (the test, or the fixture's node).
 
-    1.x: the loop of its runner fixture (``_function_scoped_runner`` ...). 0.23 to 0.26: the ``event_loop``
-    fixture for function scope, else the loop fixture whose name the scope's collector keeps in its stash.
-    ``getvalue`` maps a fixture name to its value (``request.getfixturevalue``, ``item.funcargs.__getitem__``).
+    1.1 and later: the loop of its runner fixture (``_function_scoped_runner`` ...); 1.0: the loop fixture
+    ``_function_event_loop`` ...; 0.23 to 0.26: the ``event_loop`` fixture for function scope, else the loop
+    fixture whose name the scope's collector keeps in its stash. ``getvalue`` maps a fixture name to its value
+    (``request.getfixturevalue``, ``item.funcargs.__getitem__``); a name it does not know raises a LookupError
+    (KeyError, or pytest's FixtureLookupError).
     """
     try:
         return getvalue(f"_{scope}_scoped_runner").get_loop()
-    except LookupError:  # KeyError, or pytest's FixtureLookupError: a pytest-asyncio before 1.0
+    except LookupError:
+        pass
+    try:
+        return getvalue(f"_{scope}_event_loop")
+    except LookupError:
         pass
     if scope == "function":
         return getvalue("event_loop")
