@@ -8,6 +8,9 @@ BROWSER_STAMP := $(VENV)/.loop-lab-browser-installed
 LOCK   := kit/course/lock.txt
 # `make install USE_UV=0` installs with plain pip (slower; uv is used otherwise).
 USE_UV ?= 1
+# What `make install` and `make install-browser` install (a variable: a comma cannot be a $(call) argument).
+TEST_REQS    := -e '.[test]'
+BROWSER_REQS := -e '.[test,browser]'
 # JupyterLab's port, unless LAB_ARGS names one (`make lab LAB_ARGS="--port=9911"` serves on 9911).
 LAB_PORT ?= 8888
 LAB_PORT_ARG = $(if $(filter --port --port=% --ServerApp.port --ServerApp.port=%,$(LAB_ARGS)),,--port=$(LAB_PORT))
@@ -37,7 +40,7 @@ install: $(STAMP)
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(call install,-e '.[test]')
+	$(call install,$(TEST_REQS))
 	@touch $(STAMP)
 
 # JupyterLab on notebooks/; kernels inherit the kit's settings (they also find its server on their own).
@@ -70,7 +73,7 @@ test-browser: install-browser
 install-browser: $(BROWSER_STAMP)
 
 $(BROWSER_STAMP): $(STAMP)
-	$(call install,-e '.[test,browser]')
+	$(call install,$(BROWSER_REQS))
 	@touch $(BROWSER_STAMP)
 
 stop:
@@ -79,4 +82,4 @@ stop:
 # Stop the server, delete its data and the virtual environment.
 clean:
 	@if [ -x $(PY) ]; then $(PY) -m kit db stop --remove; fi
-	rm -rf $(VENV) .pytest_cache build dist *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from importlib import metadata
 from pathlib import Path
 
@@ -61,10 +62,14 @@ def test_the_library_declares_ranges_that_admit_the_lock() -> None:
     assert set(locked) <= course | {req.name for req in core}, "every locked package is a dependency of loop-lab[course]"
 
 
-def test_make_installs_with_the_lock_as_constraints() -> None:
-    makefile = (ROOT / "Makefile").read_text()
-    assert "LOCK   := kit/course/lock.txt" in makefile
-    assert makefile.count("-c $(LOCK)") == 2, "both the uv and the pip route use the lock"
+def test_make_installs_with_the_lock_as_constraints(tmp_path: Path) -> None:
+    for target, extras in (("install", "'.[test]'"), ("install-browser", "'.[test,browser]'")):
+        # -n: print the commands a fresh clone would run (-B: as if nothing were installed), run none
+        done = subprocess.run(
+            ["make", "-n", "-B", target, f"VENV={tmp_path / 'venv'}"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.count(f"-c kit/course/lock.txt -e {extras}") == 2, done.stdout  # the uv and the pip route
 
 
 def test_environment_yml_reads_the_lock() -> None:
