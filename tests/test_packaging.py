@@ -1,4 +1,4 @@
-"""The built wheel as a library: what it carries, and that it joins a project's environment without changing it.
+"""The built distributions: the sdist is complete (its tests run), the wheel is a library.
 
 A project that already has pytest-asyncio 0.25 (or an older 1.x) runs ``pip install loop_lab-*.whl``: its
 version stays, and the loop guard catches a session pool used on a function loop in that project's own suite.
@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import textwrap
 import zipfile
 from pathlib import Path
@@ -60,13 +61,34 @@ def _run(*cmd: str | Path, cwd: Path = ROOT, timeout: float = 300) -> subprocess
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """loop_lab-*.whl built from this tree (``uv build``, the way a release is built)."""
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sdist, and the wheel built from it, of this tree (``uv build``, the way a release is built)."""
     assert UV, "uv is missing: it is in the test extra (`make install`)"
     out = tmp_path_factory.mktemp("dist")
-    _run(UV, "build", "--quiet", "--wheel", "--out-dir", out, ROOT)
-    (built,) = out.glob("loop_lab-*.whl")
+    _run(UV, "build", "--quiet", "--out-dir", out, ROOT)
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> Path:
+    (built,) = dist.glob("loop_lab-*.whl")
     return built
+
+
+def test_the_sdist_holds_what_the_tests_need_and_its_tests_run(dist: Path, tmp_path: Path) -> None:
+    (sdist,) = dist.glob("loop_lab-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        archive.extractall(tmp_path, filter="data")
+    (unpacked,) = tmp_path.iterdir()
+    names = {path.relative_to(unpacked).as_posix() for path in unpacked.rglob("*")}
+    for needed in ("tests/conftest.py", "tests/support/notebook_runner.py", "tests/exercise_cases/nb00.py", "Makefile"):
+        assert needed in names, f"the sdist lacks {needed}: add it to MANIFEST.in"
+    assert {f"notebooks/{path.name}" for path in (ROOT / "notebooks").glob("*.ipynb")} <= names
+    assert not [name for name in names if "__pycache__" in name or ".pytest_cache" in name]
+    # The unpacked kit, not this checkout's, is the one imported: the rootdir comes first on sys.path.
+    tests = ("tests/test_layers.py", "tests/test_course_structure.py", "tests/test_pins.py")
+    done = _run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests, cwd=unpacked, timeout=300)
+    assert " passed" in done.stdout and "failed" not in done.stdout, done.stdout
 
 
 def test_the_wheel_carries_the_license_the_lock_and_the_type_marker(wheel: Path) -> None:
