@@ -17,7 +17,7 @@ LAB_PORT_ARG = $(if $(filter --port --port=% --ServerApp.port --ServerApp.port=%
 # Jupyter refuses to run as root unless told to (CI and containers run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup install install-browser lab lint test test-browser stop clean
+.PHONY: setup install install-browser lab lint test test-browser test-pythons stop clean
 
 # The set-up shared by `make lab` and `make test`: a virtual environment, the kit installed, its server up.
 setup: install
@@ -69,6 +69,21 @@ test-browser: install-browser
 	if [ $$started = 1 ]; then $(PY) -m kit db stop; fi; \
 	exit $$rc
 
+# The library's own tests (diagnose and plugin) on every Python 3.10-3.13 on this machine (.ci/pythons lists them),
+# each in a uv venv under .venvs/ holding the library alone (core dependencies at the lock's versions).
+LIBRARY_TESTS := tests/test_guard.py tests/test_audit.py tests/test_recorder.py tests/test_plugin.py
+test-pythons: install
+	@if $(PY) -m kit db status --quiet; then started=0; else started=1; fi; \
+	url="$$($(PY) -m kit db url)" || exit 1; rc=0; \
+	for python in $$(.ci/pythons); do \
+	  env=.venvs/$$(basename $$python); echo "== $$python"; \
+	  $(VENV)/bin/uv venv --quiet --allow-existing --python $$python $$env && \
+	  $(VENV)/bin/uv pip install --quiet --python $$env/bin/python -c $(LOCK) -e . pytest-timeout && \
+	  DATABASE_URL="$$url" $$env/bin/python -m pytest $(LIBRARY_TESTS) $(PYTEST_ARGS) || rc=1; \
+	done; \
+	if [ $$started = 1 ]; then $(PY) -m kit db stop; fi; \
+	exit $$rc
+
 # Playwright (from PyPI) drives the system's Chromium; it never downloads a browser of its own.
 install-browser: $(BROWSER_STAMP)
 
@@ -82,4 +97,4 @@ stop:
 # Stop the server, delete its data and the virtual environment.
 clean:
 	@if [ -x $(PY) ]; then $(PY) -m kit db stop --remove; fi
-	rm -rf $(VENV) .pytest_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) .venvs .pytest_cache .ruff_cache build dist *.egg-info
