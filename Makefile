@@ -17,7 +17,7 @@ LAB_PORT_ARG = $(if $(filter --port --port=% --ServerApp.port --ServerApp.port=%
 # Jupyter refuses to run as root unless told to (CI and containers run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup install install-browser lab lint test test-browser test-pythons stop clean
+.PHONY: setup install install-browser lab lint test test-browser test-pythons stop clean notebooks-clean notebooks-check
 
 # The set-up shared by `make lab` and `make test`: a virtual environment, the kit installed, its server up.
 setup: install
@@ -98,3 +98,10 @@ stop:
 clean:
 	@if [ -x $(PY) ]; then $(PY) -m kit db stop --remove; fi
 	rm -rf $(VENV) .venvs .pytest_cache .ruff_cache build dist *.egg-info
+
+# JupyterLab autosaves outputs into the notebooks; the course is committed without them. Strips them, keeping cell ids.
+notebooks-clean: install
+	$(PY) -m kit.course.strip notebooks/
+
+notebooks-check: install
+	$(PY) -m kit.course.strip --check notebooks/

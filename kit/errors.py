@@ -66,6 +66,25 @@ class NotebookError(KitError, RuntimeError):
     """The notebook helpers were used in a way that cannot work; the message says how to fix it."""
 
 
+class NotebookUsageError(NotebookError, TypeError):
+    """A notebook helper got an argument of the wrong kind (a string where a list of options belongs...)."""
+
+
+class NotebookFileError(NotebookError, FileNotFoundError):
+    """``run_file()`` was given a path that does not exist."""
+
+
+class UnknownTestError(NotebookError, KeyError):
+    """The last run has no test of that name; the message lists the known ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class TimelineError(NotebookError, ValueError):
+    """A table given to the timeline picture lacks the timeline's columns."""
+
+
 class ScenarioError(KitError, ValueError):
     """run_scenarios() was asked for something it cannot run; the message says what to pass instead."""
 

@@ -129,7 +129,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             f"loop_lab_timeout = {value!r} is not a number of seconds; use e.g. 120, or 0 to disable it."
         ) from None
-    if not seconds or not config.pluginmanager.hasplugin("timeout"):
+    if not seconds or not any(map(config.pluginmanager.hasplugin, ("timeout", "pytest_timeout"))):  # entry point or -p module
         return
     if config.getoption("timeout", None) is not None or os.environ.get("PYTEST_TIMEOUT") or config.getini("timeout"):
         return

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kit.db.server import ensure_server
+from kit.diagnose.isolation import AUTOLOAD_ENV, plugin_args
 from tests.support.kit_cli import kit, kit_env
 from tests.support.leaks import kit_connections_left
 
@@ -27,6 +28,15 @@ def private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def _inner_runs_load_only_the_kits_plugins(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytester's inner runs load pytest-asyncio, pytest-timeout and the kit, and no other installed plugin."""
+    if "pytester" in request.fixturenames:
+        monkeypatch.setenv(AUTOLOAD_ENV, "1")
+        # PYTEST_PLUGINS, not PYTEST_ADDOPTS (pytester clears that); "kit" is the entry point's name, so -p no:kit works
+        monkeypatch.setenv("PYTEST_PLUGINS", ",".join([*plugin_args(kit=False)[1::2], "kit"]))
 
 
 @pytest.hookimpl(trylast=True)

@@ -43,3 +43,8 @@ def test_exercise_starts_unanswered_and_the_setup_is_ready(passes: tuple[Pass, P
     assert first.cell("ex-option-solution").source.startswith("# solution(")
     ready = re.search(r"Set-up checked in ([\d.]+) s: ready for notebook 01\.", first.text("ready"))
     assert ready and float(ready.group(1)) < 60
+
+
+def test_the_unset_loop_scope_warning_is_shown_here_where_it_is_explained(passes: tuple[Pass, Pass]) -> None:
+    for run in passes:
+        assert 'The configuration option "asyncio_default_fixture_loop_scope" is unset' in run.text("first-test")

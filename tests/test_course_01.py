@@ -22,7 +22,7 @@ def test_the_session_pool_fails_every_test_with_the_loop_error(passes: tuple[Pas
         outcomes = _failures(run, "broken-run")
         assert set(outcomes) == {"test_select_one", "test_server_is_postgres", "test_database_name"}
         assert all(o[:2] == ("failed", "RuntimeError") and DIFFERENT_LOOP in o[2] for o in outcomes.values()), outcomes
-        assert "FAILED" in run.text("broken-run") and "asyncio_default_fixture_loop_scope" in run.text("broken-run")
+        assert "FAILED" in run.text("broken-run") and "PytestDeprecationWarning" not in run.text("broken-run")
 
 
 def test_pytest_summary_shows_the_interface_error_and_the_chain_the_cause(passes: tuple[Pass, Pass]) -> None:
@@ -58,3 +58,8 @@ def test_fire_and_forget_leaves_the_connection_open_when_teardown_returns(passes
 def test_exercise_starts_unanswered(passes: tuple[Pass, Pass]) -> None:
     assert "Not yet" in passes[0].text("ex-cause-check")
     assert passes[0].cell("ex-cause-solution").source.startswith("# solution(")
+
+
+def test_the_unset_loop_scope_warning_is_hidden_after_notebook_00(passes: tuple[Pass, Pass]) -> None:
+    for run in passes:
+        assert "PytestDeprecationWarning" not in run.text()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from tests.support.notebook_runner import NOTEBOOKS, RAISES, stripped
+from kit.course.strip import main as strip_main
+from kit.course.syllabus import SPARE_MINUTES, WORKSHOP_MINUTES, Lesson, core_minutes, lessons
+from tests.support.notebook_runner import NOTEBOOKS, RAISES, STRIP_FIX, stripped
 
 COURSE = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
@@ -18,7 +22,7 @@ def test_the_course_has_ten_numbered_notebooks() -> None:
 
 @pytest.mark.parametrize("name", COURSE)
 def test_notebook_shape(name: str) -> None:
-    assert stripped(name), f"{name} must be committed without outputs (clear them before committing)"
+    assert stripped(name), f"{name} must be committed without outputs: run `{STRIP_FIX}` (it keeps the cell ids)"
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     nbformat.validate(nb)
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
@@ -40,3 +44,59 @@ def test_notebook_shape(name: str) -> None:
 def test_each_notebook_is_executed_by_a_test(name: str) -> None:
     test_file = Path(__file__).parent / f"test_course_{name[:2]}.py"
     assert test_file.exists() and name in test_file.read_text(), f"{test_file.name} must execute {name}"
+
+
+# --- one source for time budgets: each notebook's metadata -----------------------------------------------
+
+ROOT = NOTEBOOKS.parent
+LESSONS = lessons(NOTEBOOKS)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[lesson.name for lesson in LESSONS])
+def test_header_states_the_budget_in_the_metadata(lesson: Lesson) -> None:
+    header = nbformat.read(NOTEBOOKS / f"{lesson.name}.ipynb", as_version=4).cells[0].source
+    found = re.search(r"\*\*Time:\*\* ~(\d+) min", header)
+    assert found and int(found.group(1)) == lesson.minutes, f"{lesson.name}: the header must say **Time:** ~{lesson.minutes} min"
+    word = "**Core path" if lesson.path == "core" else "**Extended"
+    assert word in header, f"{lesson.name}: the header must say {word}** (metadata: {lesson.path})"
+
+
+def _table_rows(text: str) -> dict[str, list[str]]:
+    """Markdown table rows that start with a notebook number: number -> cells."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        number = re.match(r"`?(\d\d)[ _]", cells[0]) if line.startswith("|") else None
+        if number:
+            rows[number.group(1)] = cells
+    return rows
+
+
+def test_readme_and_guide_agree_with_the_metadata() -> None:
+    readme = _table_rows((ROOT / "README.md").read_text())
+    guide = _table_rows((ROOT / "docs" / "instructor-guide.md").read_text())
+    for lesson in LESSONS:
+        assert readme[lesson.number][1:3] == [lesson.path, str(lesson.minutes)], f"README.md, row {lesson.number}"
+        assert guide[lesson.number][1:3] == [str(lesson.minutes), lesson.path], f"docs/instructor-guide.md, row {lesson.number}"
+
+
+def test_the_core_path_fits_the_workshop_with_time_to_spare() -> None:
+    core = core_minutes(LESSONS)
+    assert core <= WORKSHOP_MINUTES - SPARE_MINUTES, f"the core path takes {core} min"
+    guide = (ROOT / "docs" / "instructor-guide.md").read_text()
+    assert f"The core path is {core} minutes" in guide and f"The core path is {core} minutes" in (ROOT / "README.md").read_text()
+
+
+def test_notebooks_clean_strips_outputs_and_keeps_cell_ids(tmp_path: Path) -> None:
+    original = NOTEBOOKS / COURSE[1]
+    worked = tmp_path / original.name
+    nb = json.loads(original.read_text())
+    for index, cell in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
+        cell["execution_count"] = index + 1
+        cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["autosaved\n"]}]
+        cell["metadata"]["execution"] = {"iopub.status.idle": "2026-12-01T00:00:00Z"}
+    worked.write_text(json.dumps(nb, indent=1))
+    assert strip_main(["--check", str(tmp_path)]) == 1
+    assert strip_main([str(tmp_path)]) == 0
+    assert worked.read_text() == original.read_text()  # ids, order and everything else as committed
+    assert strip_main(["--check", str(tmp_path)]) == 0

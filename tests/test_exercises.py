@@ -54,3 +54,13 @@ def test_hint_and_solution_print(capsys: pytest.CaptureFixture[str]) -> None:
     exercises.solution(key)
     out = capsys.readouterr().out
     assert out.startswith("Hint: ") and len(out) > 20
+
+
+def test_verdicts_show_a_word_and_a_colour_not_an_emoji() -> None:
+    key, cases = CASES[0]
+    right, wrong = exercises.check(key, cases["right"][0]), exercises.check(key, cases["wrong"][0][0])
+    assert str(right).startswith(f"RIGHT [{key}] ") and str(wrong).startswith(f"TRY AGAIN [{key}] Not yet: ")
+    for verdict in (right, wrong):
+        assert str(verdict).split(" [")[0].isascii()
+    assert 'style="color:#1a7f37"' in right._repr_html_() and 'style="color:#b3261e"' in wrong._repr_html_()
+    assert "<script>" not in exercises.Verdict("k", False, "<script>")._repr_html_()

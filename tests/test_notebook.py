@@ -299,3 +299,13 @@ def test_setup_and_run_refuse_outside_a_notebook() -> None:
         nb.setup()
     with pytest.raises(nb.NotebookError, match=r"setup\(\) first"):
         nb.run()
+
+
+def test_timelines_hide_the_kits_internal_fixtures() -> None:
+    span = {"kind": "fixture", "scope": "session", "loop_scope": None, "loop": "no loop", "test": "t", "start": 0, "end": 3}
+    recorded = {
+        "exit_code": 0,
+        "results": [],
+        "timeline": [{**span, "item": "_loop_lab_dsn"}, {**span, "item": "database_config", "start": 1}],
+    }
+    assert list(nb._remember(recorded, output="").timeline["item"]) == ["database_config"]

@@ -90,6 +90,7 @@ def test_old_plugin_names_still_load(pytester: pytest.Pytester) -> None:
 def test_old_plugin_path_loads_without_autoload(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """With plugin autoloading off, `-p kit.pytest_plugin` still brings the fixtures and the guard."""
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.delenv("PYTEST_PLUGINS")  # only what the command line names
     pytester.makefile(".ini", pytest="[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
     pytester.makepyfile(test_old=SUITE)
     result = pytester.runpytest_subprocess("-p", "pytest_asyncio.plugin", "-p", "kit.pytest_plugin", "--loop-guard")

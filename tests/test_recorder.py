@@ -43,6 +43,7 @@ async def test_second(pool):
 def test_skipped():
     pass
 """
+QUIET = ("-W", "ignore::pytest.PytestDeprecationWarning")  # the inner runs leave the loop scope unset, on purpose
 INI = "[pytest]\nasyncio_mode = strict\n"
 
 
@@ -50,7 +51,7 @@ def test_recorder_sees_each_loop_and_the_root_cause(pytester: pytest.Pytester) -
     pytester.makefile(".ini", pytest=INI)
     pytester.makepyfile(test_broken=BROKEN_SUITE)
     recorder = Recorder()
-    pytester.inline_run("-p", "no:kit", "-p", "no:randomly", plugins=[recorder])
+    pytester.inline_run("-p", "no:kit", *QUIET, plugins=[recorder])
     results = {row["test"]: row for row in recorder.results()}
     assert set(results) == {"test_first", "test_second", "test_skipped"}
     assert all(set(RESULT_COLUMNS) <= set(row) for row in results.values())
@@ -119,3 +120,12 @@ def test_root_cause_keeps_the_outer_error_without_a_known_pattern() -> None:
     except ValueError as exc:
         assert root_cause(exc) is exc
         assert short_message(exc) == "bad row"
+
+
+def test_a_missing_fixture_is_named_in_words(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_missing="def test_needs_it(not_a_fixture_anywhere):\n    pass\n")
+    recorder = Recorder()
+    pytester.inline_run("-p", "no:kit", *QUIET, plugins=[recorder])
+    (row,) = recorder.results()
+    assert (row["outcome"], row["error_type"]) == ("error", "FixtureLookupError")
+    assert row["message"] == "fixture 'not_a_fixture_anywhere' not found"

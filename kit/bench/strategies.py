@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kit.bench.schema import Progress
+from kit.diagnose.isolation import isolated_env, plugin_args
 from kit.errors import BenchRunError
 
 
@@ -62,9 +63,6 @@ BASELINES = ("baseline", "baseline_session_loop")
 SOCKET_ENV = "LOOP_LAB_BENCH_SOCKET_URL"
 _RESULT_ENV = "LOOP_LAB_BENCH_RESULT"
 _SESSION_TIMEOUT_S = 600
-# The plugins every session loads (and no others): pytest-asyncio, the kit's fixtures, and pytest-timeout,
-# which the kit's plugin uses to give its fixtures' tests a timeout, as in a real suite.
-_PLUGINS = ("pytest_asyncio.plugin", "kit.plugin", "pytest_timeout")
 _RATIO_FLOOR_MS = 0.02  # below this the cheapest per-test cost is noise, and ratios to it are left out
 
 _PYTEST_INI = """[pytest]
@@ -175,7 +173,8 @@ def _run_session(workdir: Path, strategy: Strategy, env: dict[str, str], tests: 
     """Run one pytest session of ``tests`` tests and return its timings."""
     result_file = workdir / f"{strategy.name}.json"
     result_file.unlink(missing_ok=True)
-    plugins = [arg for name in (*_PLUGINS, "_bench_timer") for arg in ("-p", name)]
+    # pytest-asyncio, the kit's fixtures and pytest-timeout (the kit's tests get a timeout, as in a real suite), no others
+    plugins = [*plugin_args(), "-p", "_bench_timer"]
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugins, f"test_{strategy.name}.py"]
     try:
         proc = subprocess.run(
@@ -199,8 +198,8 @@ def _run_session(workdir: Path, strategy: Strategy, env: dict[str, str], tests: 
 
 
 def _child_env(dsn: str, socket_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "PYTEST_"))}
-    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only _PLUGINS: other installed plugins would slow every start-up
+    # only plugin_args()'s plugins: other installed ones would slow every start-up
+    env = isolated_env({k: v for k, v in os.environ.items() if not k.startswith(("DB_", "PYTEST_"))})
     env["DATABASE_URL"] = dsn
     if socket_url:
         env[SOCKET_ENV] = socket_url

@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kit.course import order
 from kit.diagnose.guard import FLAG as GUARD_FLAG
+from kit.diagnose.isolation import autoload_disabled, isolated_env, plugin_args
 from kit.diagnose.recorder import RESULT_COLUMNS, TIMELINE_COLUMNS, Recorder
-from kit.errors import NotebookError
+from kit.errors import NotebookError, NotebookFileError, NotebookUsageError, UnknownTestError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +41,12 @@ if TYPE_CHECKING:
 # The kernel imports pytest-asyncio and the kit before pytest starts, so pytest cannot rewrite their
 # asserts and says so on every run; that warning is noise for a learner.
 _DEFAULT_ADDOPTS = ("-q", "--color=yes", "-W", "ignore::pytest.PytestAssertRewriteWarning")
+# notebooks/pytest.ini leaves asyncio_default_fixture_loop_scope unset on purpose; notebook 00 shows the warning
+# once and explains it, the other notebooks hide it.
+_UNSET_LOOP_SCOPE_FILTER = (
+    "-W",
+    'ignore:The configuration option "asyncio_default_fixture_loop_scope" is unset:pytest.PytestDeprecationWarning',
+)
 _REFUSED_EXIT_CODES = {3: "an internal error", 4: "a usage error"}  # pytest.ExitCode.INTERNAL_ERROR, USAGE_ERROR
 
 
@@ -57,19 +65,21 @@ class RunResult:
         for record in self.details:
             if record["test"] == test:
                 return record
-        raise KeyError(f"No test named {test!r} in the last run; known: {[r['test'] for r in self.details]}")
+        raise UnknownTestError(f"No test named {test!r} in the last run; known: {[r['test'] for r in self.details]}")
 
 
 _state: dict[str, Any] = {"dsn": None, "last": None, "addopts": (), "options": {}}
 
 
-def setup(*, loop_guard: bool = False, **ipytest_options: Any) -> str:
+def setup(*, loop_guard: bool = False, show_loop_scope_warning: bool = False, **ipytest_options: Any) -> str:
     """Configure ipytest for async tests and make sure the database is up; return the masked DSN.
 
     Calls ``ipytest.autoconfig(run_in_thread=True, raise_on_error=False, **ipytest_options)`` (the kernel's
     own loop is running in the cell's thread, so pytest-asyncio needs a thread of its own), starts or finds
     the database with :func:`kit.db.server.ensure_server`, checks it answers, and exports ``DATABASE_URL``
-    for the tests. ``loop_guard=True`` adds ``--loop-guard`` to pytest's options. Calling it again is harmless.
+    for the tests. ``loop_guard=True`` adds ``--loop-guard`` to pytest's options. pytest-asyncio's warning that
+    ``asyncio_default_fixture_loop_scope`` is unset is hidden unless ``show_loop_scope_warning=True`` (notebook 00
+    explains it once). Calling it again is harmless.
     """
     import ipytest
     from IPython import get_ipython
@@ -84,11 +94,14 @@ def setup(*, loop_guard: bool = False, **ipytest_options: Any) -> str:
         )
     addopts = ipytest_options.pop("addopts", _DEFAULT_ADDOPTS)
     if isinstance(addopts, str):
-        raise TypeError(f"setup(addopts=...) takes a list of pytest options such as ['-q', '-x'], not the string {addopts!r}.")
-    addopts = tuple(addopts)
+        raise NotebookUsageError(
+            f"setup(addopts=...) takes a list of pytest options such as ['-q', '-x'], not the string {addopts!r}."
+        )
+    addopts = tuple(addopts) + (() if show_loop_scope_warning else _UNSET_LOOP_SCOPE_FILTER)
     if loop_guard and GUARD_FLAG not in addopts:
         addopts += (GUARD_FLAG,)
     options = {"run_in_thread": True, "raise_on_error": False, **ipytest_options}
+    order.install(get_ipython())  # a cell run before the cell it needs names that cell
     ipytest.autoconfig(addopts=addopts, **options)
     _state["addopts"], _state["options"] = addopts, options
     dsn = ensure_server()
@@ -176,6 +189,24 @@ def loops_by_test() -> pd.DataFrame:
     return grid.fillna("")
 
 
+def _refuse_missing_set_up() -> None:
+    """Stop before pytest runs when a cell above this one defines a fixture that is missing in this kernel."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    current = shell.user_ns.get("_ih", [""])[-1]
+    missing = order.missing_fixtures(order.notebook_of(shell), current, shell.user_ns)
+    if missing:
+        name, ref = missing[0]
+        raise NotebookError(
+            f"fixture {name!r} is defined by {ref.describe()}, which has not run in this kernel (was it restarted?). "
+            "Without it pytest would quietly use another fixture of that name. Run that cell first "
+            "(Run > Run All Above Selected Cell), then this one again."
+        )
+
+
 def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple, set)) else [value]
 
@@ -200,9 +231,11 @@ def run(*args: Any, **kwargs: Any) -> pd.DataFrame:
         raise NotebookError(
             "Call kit.course.notebook.setup() first: it makes ipytest run async tests in a thread and starts the database."
         )
+    _refuse_missing_set_up()
     recorder = Recorder()
     plugins = [*kwargs.pop("plugins", ()), recorder]
-    exit_code = ipytest.run(*args, plugins=plugins, **kwargs)
+    with autoload_disabled():  # only the lesson's plugins: pytest-randomly and friends would change what you see
+        exit_code = ipytest.run(*plugin_args(), *args, plugins=plugins, **kwargs)
     _refuse(exit_code, "ipytest.run", "the pytest output above")
     return _remember(recorder.to_json(), output="").results
 
@@ -214,21 +247,14 @@ def run_file(path: str | os.PathLike[str], *pytest_args: str, timeout: float = 6
     """
     target = Path(path)
     if not target.exists():
-        raise FileNotFoundError(f"run_file(): {target} does not exist (looked from {Path.cwd()}). Pass the path of a test file.")
+        raise NotebookFileError(f"run_file(): {target} does not exist (looked from {Path.cwd()}). Pass the path of a test file.")
     with tempfile.TemporaryDirectory(prefix="loop-lab-") as scratch:
         record = Path(scratch) / "record.json"
-        command = [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(target),
-            "-p",
-            "kit.diagnose.recorder",
-            f"--kit-record={record}",
-            *pytest_args,
-        ]
+        rootdir = target.resolve() if target.is_dir() else target.resolve().parent  # test ids relative to it, wherever it is
+        command = [sys.executable, "-m", "pytest", str(target), f"--rootdir={rootdir}", *plugin_args()]
+        command += ["-p", "kit.diagnose.recorder", f"--kit-record={record}", *pytest_args]
         try:
-            completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+            completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False, env=isolated_env())
         except subprocess.TimeoutExpired as exc:
             raise NotebookError(
                 f"pytest on {target} did not finish within {timeout:g} s; pass a larger timeout= or look for a hanging test."
@@ -300,10 +326,12 @@ def _remember(recorded: dict[str, Any], *, output: str) -> RunResult:
 
     details = recorded["results"]
     results = pd.DataFrame(details, columns=RESULT_COLUMNS)
+    # Fixtures whose names start with "_" (the kit's _loop_lab_dsn...) are plumbing, not part of the lesson.
+    spans = [row for row in recorded["timeline"] if not (row["kind"] == "fixture" and row["item"].startswith("_"))]
     results["duration"] = results["duration"].astype(float)
     result = RunResult(
         results=results,
-        timeline=pd.DataFrame(recorded["timeline"], columns=TIMELINE_COLUMNS).astype({"start": int, "end": "Int64"}),
+        timeline=pd.DataFrame(spans, columns=TIMELINE_COLUMNS).astype({"start": int, "end": "Int64"}),
         details=details,
         exit_code=int(recorded["exit_code"]) if recorded["exit_code"] is not None else -1,
         output=output,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kit.diagnose.recorder import TIMELINE_COLUMNS
+from kit.errors import TimelineError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,7 +24,7 @@ def plot(df: pd.DataFrame) -> Figure:
 
     missing = set(TIMELINE_COLUMNS) - set(df.columns)
     if missing:
-        raise ValueError(f"plot() needs a timeline DataFrame with columns {TIMELINE_COLUMNS}; missing {sorted(missing)}.")
+        raise TimelineError(f"plot() needs a timeline DataFrame with columns {TIMELINE_COLUMNS}; missing {sorted(missing)}.")
     rows = df.sort_values("start").reset_index(drop=True)
     loops = sorted({label for label in rows["loop"] if label.startswith("loop ")}, key=lambda label: int(label.split()[1]))
     palette = {label: f"C{(int(label.split()[1]) - 1) % 10}" for label in loops}

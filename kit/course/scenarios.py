@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kit.diagnose.isolation import isolated_env, plugin_args
 from kit.errors import ScenarioError
 
 if TYPE_CHECKING:
@@ -56,8 +57,8 @@ COLUMNS = ["scenario", "description", "outcome", "detail", "passed", "failed", "
 DIFFERENT_LOOP = "attached to a different loop"
 _WARNING = re.compile(r"\b(\w*Warning): (.+)")
 _IGNORED_WARNINGS = ("PytestAssertRewriteWarning",)  # about how the kit's modules were imported, not the scenario
-# The kit's own plugin is left out: the scenarios use only pytest-asyncio and asyncpg.
-_PYTEST_ARGS = ("-q", "--tb=no", "-p", "no:cacheprovider", "-p", "no:kit")
+# The kit's own plugin is left out: the scenarios use only pytest-asyncio and asyncpg (no other plugin is loaded).
+_PYTEST_ARGS = ("-q", "--tb=no", "-p", "no:cacheprovider", *plugin_args(kit=False))
 
 _IMPORTS = "import os\n\nimport asyncpg\nimport pytest\nimport pytest_asyncio\n"
 
@@ -314,8 +315,7 @@ def _run_batch(batch: list[Scenario], dsn: str, timeout: float, report: Callable
 
 def _drive_worker(batch: list[Scenario], dsn: str, timeout: float, report: Callable[[dict[str, Any]], None]) -> tuple[str, str]:
     """Start the worker, pass on each row it prints; return the outcome and detail for rows it did not print."""
-    env = {**os.environ, "DATABASE_URL": dsn}
-    env.pop("PYTEST_ADDOPTS", None)
+    env = isolated_env({**os.environ, "DATABASE_URL": dsn})
     killed = threading.Event()
     with tempfile.TemporaryFile(mode="w+") as errors:
         worker = subprocess.Popen(

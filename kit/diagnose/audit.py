@@ -244,7 +244,8 @@ def _collect_in_child(paths: list[str]) -> dict[str, Any]:
 
 def _collect(out: str, paths: list[str]) -> int:
     """Child process entry: collect ``paths`` and write what the audit needs to ``out`` as JSON."""
-    args = ["--collect-only", "-q", "-p", "no:cacheprovider", *paths]
+    # The suite's own plugins stay (it is the user's suite), except one that reorders the report: pytest-randomly.
+    args = ["--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *paths]
     return int(pytest.main(args, plugins=[_Collector(Path(out))]))
 
 

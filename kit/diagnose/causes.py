@@ -64,7 +64,9 @@ def short_message(exc: BaseException | str) -> str:
 
 
 def _text(exc: BaseException | str) -> str:
-    """``str(exc)``, even for exceptions whose ``__str__`` fails."""
+    """``str(exc)``, even for exceptions whose ``__str__`` fails; pytest's fixture lookup errors in words."""
+    if isinstance(exc, LookupError) and type(exc).__name__ == "FixtureLookupError":  # its str() is an args tuple
+        return f"fixture {getattr(exc, 'argname', None)!r} not found"
     try:
         return str(exc)
     except Exception:

@@ -27,6 +27,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from kit.course.strip import FIX as STRIP_FIX
+from kit.course.strip import has_outputs
 from kit.db.config import DatabaseConfig
 from tests.support.leaks import kit_connections_left
 
@@ -105,7 +107,7 @@ def execute(name: str, *, timeout: int = 300) -> tuple[Pass, Pass]:
     source = nbformat.read(path, as_version=4)
     first, second = copy.deepcopy(source), copy.deepcopy(source)
     client = NotebookClient(first, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
-    env = dict(os.environ)
+    env = {**os.environ, "JPY_SESSION_NAME": str(path)}  # as Jupyter's server sets it: the out-of-order checks are on
     with client.setup_kernel(env=env, cwd=str(NOTEBOOKS)):
         for notebook in (first, second):
             client.nb = notebook
@@ -128,10 +130,64 @@ def execute(name: str, *, timeout: int = 300) -> tuple[Pass, Pass]:
     return passes
 
 
+def execute_each_cell_twice(name: str, *, timeout: int = 300) -> list[str]:
+    """Run every code cell of notebook ``name`` twice in a row, in order, in a fresh kernel.
+
+    Returns the problems found: a cell tagged ``raises-exception`` that did not raise both times, or any other
+    cell that raised either time (with the start of its error). An empty list means the notebook re-runs cleanly.
+    """
+    source = nbformat.read(NOTEBOOKS / name, as_version=4)
+    notebook = copy.deepcopy(source)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
+    env = {**os.environ, "JPY_SESSION_NAME": str(NOTEBOOKS / name)}
+    problems = []
+    with client.setup_kernel(env=env, cwd=str(NOTEBOOKS)):
+        for index, cell in enumerate(notebook.cells):
+            if cell.cell_type != "code":
+                continue
+            tagged = RAISES in cell.metadata.get("tags", [])
+            for attempt in ("first", "second"):
+                cell.outputs = []
+                try:
+                    client.execute_cell(cell, index)
+                except CellExecutionError as exc:
+                    problems.append(
+                        f"cell {cell.get('id')!r} raised the {attempt} time: {str(exc).strip().splitlines()[-1][:300]}"
+                    )
+                    continue
+                if tagged and not Pass(notebook).failed(cell):
+                    problems.append(f"cell {cell.get('id')!r} is tagged {RAISES} but did not raise the {attempt} time")
+        left = kit_connections_left(env["DATABASE_URL"])
+    if left:
+        problems.append(f"connections left open: {left}")
+    return problems
+
+
+def execute_some(name: str, cell_ids: list[str], *, then: str | None = None, timeout: int = 300) -> Pass:
+    """Run only the cells ``cell_ids`` of notebook ``name``, in that order, in a fresh kernel (errors are kept).
+
+    ``then`` is the source of one more cell run last, with the id ``"then"``.
+    """
+    notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+    if then is not None:
+        extra = nbformat.v4.new_code_cell(then)
+        extra["id"] = "then"
+        notebook.cells.append(extra)
+        cell_ids = [*cell_ids, "then"]
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
+    env = {**os.environ, "JPY_SESSION_NAME": str(NOTEBOOKS / name)}
+    with client.setup_kernel(env=env, cwd=str(NOTEBOOKS)):
+        for cell_id in cell_ids:
+            index, cell = next((i, c) for i, c in enumerate(notebook.cells) if c.get("id") == cell_id)
+            client.execute_cell(cell, index)
+    return Pass(notebook)
+
+
 def stripped(name: str) -> bool:
     """True when the committed notebook has no outputs and no execution counts."""
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    return all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+    return not has_outputs(json.loads((NOTEBOOKS / name).read_text()))
 
 
 def passes_fixture(name: str) -> Callable[[], tuple[Pass, Pass]]:
@@ -148,7 +204,7 @@ def committed_without_outputs(name: str) -> Callable[[], None]:
     """A test: notebook ``name`` is committed without outputs (see :func:`stripped`)."""
 
     def _test() -> None:
-        assert stripped(name)
+        assert stripped(name), f"{name} has outputs: run `{STRIP_FIX}` (it keeps the cell ids the tests look up)"
 
     return _test
 

@@ -13,6 +13,7 @@ themselves with :func:`exercise`.
 
 from __future__ import annotations
 
+import html
 import importlib
 import pkgutil
 from collections.abc import Callable
@@ -44,12 +45,19 @@ class Verdict:
     ok: bool
     message: str
 
-    def __str__(self) -> str:
-        mark = "✅" if self.ok else "❌"
-        return f"{mark} [{self.key}] {self.message}"
+    @property
+    def mark(self) -> str:
+        """``RIGHT`` or ``TRY AGAIN``: plain text, so it shows without an emoji font."""
+        return "RIGHT" if self.ok else "TRY AGAIN"
 
-    def _repr_markdown_(self) -> str:
-        return str(self)
+    def __str__(self) -> str:
+        return f"{self.mark} [{self.key}] {self.message}"
+
+    def _repr_html_(self) -> str:
+        colour = "#1a7f37" if self.ok else "#b3261e"  # green / red, with the word itself for colour-blind readers
+        return (
+            f'<p><b style="color:{colour}">{self.mark}</b> <code>[{html.escape(self.key)}]</code> {html.escape(self.message)}</p>'
+        )
 
 
 _REGISTRY: dict[str, Exercise] = {}
