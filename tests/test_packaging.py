@@ -1,6 +1,6 @@
 """The built distributions: the sdist is complete (its tests run), the wheel is a library.
 
-A project that already has pytest-asyncio 0.25 (or an older 1.x) runs ``pip install loop_lab-*.whl``: its
+A project that already has pytest-asyncio 0.24, 0.25 or an older 1.x runs ``pip install loop_lab-*.whl``: its
 version stays, and the loop guard catches a session pool used on a function loop in that project's own suite.
 """
 
@@ -108,7 +108,7 @@ def test_the_wheel_carries_the_license_the_lock_and_the_type_marker(wheel: Path)
     assert core and not [req for req in core if "==" in req], f"the library must not pin: {core}"
 
 
-@pytest.mark.parametrize("series", ["0.25", "1.0"])
+@pytest.mark.parametrize("series", ["0.24", "0.25", "1.0"])
 def test_it_installs_beside_a_projects_pytest_asyncio_and_the_guard_works_there(wheel: Path, tmp_path: Path, series: str) -> None:
     venv = tmp_path / "project-venv"
     _run(UV, "venv", "--quiet", "--seed", "--python", sys.executable, venv)
