@@ -8,13 +8,17 @@ import time
 
 
 def _db(args: argparse.Namespace) -> int:
+    from kit._sync import run_sync
     from kit.db import server
     from kit.db.config import DatabaseConfig
+    from kit.db.connections import ping
 
     if args.action == "start":
         began = time.perf_counter()
         url = server.ensure_server()
         config = DatabaseConfig.from_url(url, source=DatabaseConfig.from_environment().source)
+        if config.source != "kit":  # the kit's own server has just answered; an external one must answer too
+            run_sync(ping(url))
         print(f"database ready: {config.masked_url}  ({config.source}, {time.perf_counter() - began:.2f} s)")
         return 0
     if args.action == "url":

@@ -26,6 +26,10 @@ class StateError(ConfigError):
     """The kit's state file or directory cannot be read or trusted."""
 
 
+class UntrustedStateError(StateError):
+    """The kit's state directory or file belongs to, or is writable by, another user: it could steer the kit."""
+
+
 class ServerError(KitError, RuntimeError):
     """The kit's server could not be found, started or stopped; the message says how to fix it."""
 

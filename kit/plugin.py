@@ -30,7 +30,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from kit.db.config import OWNED_COMMENT, DatabaseConfig, mask_url
+from kit.db.config import OWNED_COMMENT, DatabaseConfig, MaskedDSN, mask_url
 from kit.db.connections import ConnectionManager, connect, create_pool
 from kit.db.server import ensure_server
 from kit.errors import DatabaseUnavailable, InvalidDatabaseURL, KitError
@@ -142,11 +142,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # --- where the database is ------------------------------------------------------------------------------
 
 
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, right: object) -> list[str] | None:
+    """Explain a failed comparison with a kit DSN without its password (pytest's text diff would print it)."""
+    if not (isinstance(left, MaskedDSN) or isinstance(right, MaskedDSN)):
+        return None
+    shown = [mask_url(side) if isinstance(side, str) else side for side in (left, right)]
+    return [f"{shown[0]!r} {op} {shown[1]!r}", "(Loop Lab masks the DSN's password in test output)"]
+
+
 @pytest.fixture(scope="session")
-def _loop_lab_dsn() -> str:
-    """The DSN of the database under test, from kit.db.server.ensure_server(), resolved once per session."""
+def _loop_lab_dsn() -> MaskedDSN:
+    """The DSN of the database under test, from kit.db.server.ensure_server(), resolved once per session.
+
+    A :class:`kit.db.config.MaskedDSN`: a ``str`` whose ``repr`` (what pytest prints) masks the password.
+    """
     try:
-        return ensure_server()
+        return MaskedDSN(ensure_server())
     except KitError as exc:
         pytest.fail(f"Loop Lab has no database to test against: {exc}", pytrace=False)
 
@@ -168,8 +179,11 @@ async def _opened(dsn: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-def database_config(_loop_lab_dsn: str) -> str:
-    """The DSN of the database under test (the seed's name for it): the kit's server or $DATABASE_URL."""
+def database_config(_loop_lab_dsn: MaskedDSN) -> MaskedDSN:
+    """The DSN of the database under test (the seed's name for it): the kit's server or $DATABASE_URL.
+
+    A ``str``; its ``repr``, which pytest shows in failure reports, masks the password.
+    """
     return _loop_lab_dsn
 
 

@@ -6,10 +6,13 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+# Imported before any test that uses pytester: pytester drops the modules first imported during such a test,
+# and numpy (under pandas) cannot be imported twice in one process.
+import pandas  # noqa: F401
 import pytest
 
 from kit.db.server import ensure_server
-from kit.diagnose.isolation import AUTOLOAD_ENV, plugin_args
+from kit.diagnose.isolation import AUTOLOAD_ENV
 from tests.support.kit_cli import kit, kit_env
 from tests.support.leaks import kit_connections_left
 
@@ -35,8 +38,8 @@ def _inner_runs_load_only_the_kits_plugins(request: pytest.FixtureRequest, monke
     """pytester's inner runs load pytest-asyncio, pytest-timeout and the kit, and no other installed plugin."""
     if "pytester" in request.fixturenames:
         monkeypatch.setenv(AUTOLOAD_ENV, "1")
-        # PYTEST_PLUGINS, not PYTEST_ADDOPTS (pytester clears that); "kit" is the entry point's name, so -p no:kit works
-        monkeypatch.setenv("PYTEST_PLUGINS", ",".join([*plugin_args(kit=False)[1::2], "kit"]))
+        # PYTEST_PLUGINS, not PYTEST_ADDOPTS (pytester clears that), as for every subprocess the tests start
+        monkeypatch.setenv("PYTEST_PLUGINS", kit_env()["PYTEST_PLUGINS"])
 
 
 @pytest.hookimpl(trylast=True)

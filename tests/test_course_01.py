@@ -63,3 +63,19 @@ def test_exercise_starts_unanswered(passes: tuple[Pass, Pass]) -> None:
 def test_the_unset_loop_scope_warning_is_hidden_after_notebook_00(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
         assert "PytestDeprecationWarning" not in run.text()
+
+
+def test_failed_lines_show_what_the_prose_says(passes: tuple[Pass, Pass]) -> None:
+    """md-04: the first test's FAILED line shows the InterfaceError, the other two the RuntimeError."""
+    for run in passes:
+        failed = {
+            line.split(" - ")[0].split("::")[-1]: line.split(" - ", 1)[1]
+            for line in run.text("broken-run").splitlines()
+            if line.startswith("FAILED ")
+        }
+        assert set(failed) == {"test_select_one", "test_server_is_postgres", "test_database_name"}, failed
+        assert failed["test_select_one"].startswith("asyncpg.exceptions._base.InterfaceError") or failed[
+            "test_select_one"
+        ].startswith("InterfaceError"), failed
+        for later in ("test_server_is_postgres", "test_database_name"):
+            assert failed[later].startswith("RuntimeError: Task <Task pending"), failed  # the rest is cut off

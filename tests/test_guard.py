@@ -251,6 +251,53 @@ async def test_two(session_pool):
     assert await session_pool.fetchval("SELECT 1") == 1
 """
 
+# A module-loop fixture warms a session-loop pool: pytest caches the stopped setup, so both tests get the report.
+STOPPED_MODULE_FIXTURE = """
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def session_pool():
+    pool = await asyncpg.create_pool(DSN, min_size=1, max_size=2)
+    yield pool
+    await pool.close()
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def warmed(session_pool):
+    await session_pool.fetchval("SELECT 1")
+    return session_pool
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_one(warmed):
+    assert await warmed.fetchval("SELECT 1") == 1
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_two(warmed):
+    assert await warmed.fetchval("SELECT 1") == 1
+"""
+
+# A pool kept in a module-level dict by a helper the tests call: the first test's loop owns it.
+MODULE_LEVEL_CACHE = """
+_pools = {}
+
+async def get_pool():
+    if "default" not in _pools:
+        _pools["default"] = await asyncpg.create_pool(DSN, min_size=1, max_size=1)
+    return _pools["default"]
+
+@pytest.mark.asyncio
+async def test_first():
+    pool = await get_pool()
+    assert await pool.fetchval("SELECT 1") == 1
+
+@pytest.mark.asyncio
+async def test_second():
+    pool = await get_pool()
+    assert await pool.fetchval("SELECT 1") == 1
+
+@pytest.mark.asyncio
+async def test_third():
+    pool = await get_pool()
+    assert await pool.fetchval("SELECT 1") == 1
+"""
+
 RAW_FAILURES = ("got Future", "cannot perform operation: another operation is in progress")
 
 
@@ -356,7 +403,9 @@ def test_function_fixture_using_a_session_connection(run):
     text = _assert_guarded(result)
     assert "fixture 'clean_test_schema' would use an asyncpg Connection" in text
     assert "fixture 'test_connection' (scope='session', loop_scope='session')" in text
-    assert "The fixture: runs on the function-scoped loop" in text
+    # what the user declared, not the loop scope pytest-asyncio's synchronizer carries during setup
+    chose = "(no loop_scope, asyncio_default_fixture_loop_scope 'fixture-scope' -> the fixture's scope='function')"
+    assert f"The fixture: runs on the function-scoped loop {chose}." in text
     assert "give fixture 'clean_test_schema' the same loop" in text
 
 
@@ -376,6 +425,88 @@ def test_bare_marker_overriding_pytestmark(run):
     assert "test 'test_bare_marker'" in text
     assert "overriding pytestmark = pytest.mark.asyncio(loop_scope='session') in test_suite.py" in text
     assert "Remove the bare @pytest.mark.asyncio from the test" in text
+
+
+def test_a_stopped_fixture_gives_every_later_test_the_same_report(run):
+    result = run(STOPPED_MODULE_FIXTURE, FLAG, ini="asyncio_default_fixture_loop_scope = function")
+    result.assert_outcomes(errors=2)
+    text = _assert_guarded(result)
+    assert "AssertionError" not in text  # pytest's `assert not self._finalizers` when the error is not cached
+    assert text.count("fixture 'warmed' would use an asyncpg Pool") == 2
+    assert "Its loop: the session-scoped loop that fixture 'session_pool' ran on earlier" in text
+    assert "(loop_scope='session' on fixture 'session_pool'), still open." in text
+    assert "The fixture: runs on the module-scoped loop (loop_scope='module' on fixture 'warmed')." in text
+
+
+def test_a_pool_in_a_module_global_reached_through_a_helper(pytester, dsn, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_suite=HEADER + textwrap.dedent(MODULE_LEVEL_CACHE))
+    # in a subprocess: the pool, bound to a closed loop, cannot be closed, and goes away with the process
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", FLAG)
+    result.assert_outcomes(passed=1, failed=2)
+    text = _assert_guarded(result)
+    for test in ("test_second", "test_third"):
+        assert f"test {test!r} would use an asyncpg Pool" in text
+    assert text.count("The Pool: _pools['default'], held by the module-level global '_pools' (") == 2
+    assert "test_suite.py:10), bound on the first loop that used it." in text
+    assert "Its loop: the function-scoped loop that test 'test_first' ran on earlier" in text
+    assert "1. Run every test and async fixture that uses '_pools' on the session loop:" in text
+
+
+# An app module that makes its pool on first use, at module level; tests call the app's code, never a fixture.
+APP_MODULE = """
+import os
+
+import asyncpg
+
+_pool = None
+
+
+async def pool():
+    global _pool
+    if _pool is None:
+        _pool = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1, max_size=1)
+    return _pool
+
+
+async def count_tables():
+    return await (await pool()).fetchval("SELECT count(*) FROM pg_class")
+"""
+
+TESTS_OF_THE_APP = """
+import pytest
+
+import app_db
+from app_db import count_tables
+
+
+@pytest.mark.asyncio
+async def test_first():
+    assert await count_tables() > 0
+
+
+@pytest.mark.asyncio
+async def test_module():
+    assert await app_db.count_tables() > 0
+
+
+@pytest.mark.asyncio
+async def test_import():
+    assert await count_tables() > 0
+"""
+
+
+def test_a_pool_made_at_module_level_in_an_app_module(pytester, dsn, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(app_db=APP_MODULE, test_app=TESTS_OF_THE_APP)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", FLAG)  # the stray pool dies with the process
+    result.assert_outcomes(passed=1, failed=2)
+    text = _assert_guarded(result)
+    assert text.count("The Pool: app_db._pool, held by the module-level global 'app_db._pool' (") == 2
+    assert "app_db.py:5), bound on the first loop that used it." in text
+    assert "Its loop: the function-scoped loop that test 'test_first' ran on earlier" in text
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,11 @@ message; only :attr:`DatabaseConfig.url` holds the full secret, and asking for i
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NamedTuple
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from kit.db.state import LEARNER_STATE_FILE, STATE_FILE, read_state
 from kit.errors import ConfigError, ServerNotStarted
@@ -32,17 +33,61 @@ OWNED_COMMENT = "loop-lab: created by the kit, disposable"
 SEED_DEFAULTS = {"DB_PORT": "5434", "DB_USER": "test_user", "DB_PASSWORD": "test_password", "DB_NAME": "kailash_test"}
 
 
+# ``password=...`` as a libpq keyword (``host=h password='p w'``) or a query parameter (``?password=p&...``).
+_KEYWORD_PASSWORD = re.compile(r"(?i)(\w*password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)")
+# ``user:password@`` where the URL around it is malformed (``postgresql//u:p@h``, ``postgresql:/u:p@h``, ``u:p@h``).
+_USERINFO = re.compile(r"(^|/|\s)([^\s:/@]*):([^\s@]*)@")
+
+
 def mask_url(url: str) -> str:
-    """Return ``url`` with its password replaced by ``***`` (unparseable URLs are masked whole)."""
+    """Return ``url`` with every password replaced by ``***``, before anything quotes it.
+
+    Masks the URL's user info, ``password=`` query parameters and libpq keywords (``host=h password=p``),
+    and ``user:password@`` in URLs too malformed to parse (a missing colon); unsplittable URLs are hidden whole.
+    """
+    text = _KEYWORD_PASSWORD.sub(rf"\g<1>{MASK}", str(url))
     try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.rsplit("@", 1)
-        user = netloc[0].split(":", 1)[0]
-        return parts._replace(netloc=f"{user}:{MASK}@{netloc[1]}").geturl()
+        parts = urlsplit(text)
+        if parts.password is not None:
+            netloc = parts.netloc.rsplit("@", 1)
+            user = netloc[0].split(":", 1)[0]
+            return parts._replace(netloc=f"{user}:{MASK}@{netloc[1]}").geturl()
     except ValueError:
         return "<unparseable URL, hidden>"
+    return text if parts.netloc else _USERINFO.sub(rf"\g<1>\g<2>:{MASK}@", text)
+
+
+class MaskedDSN(str):
+    """A DSN, password included (asyncpg gets the real string), whose ``repr`` masks the password.
+
+    pytest shows fixture values, locals and assertion operands with ``repr``: a DSN handed to a test
+    as this type never shows its password in a failure report. ``str()`` and f-strings give the full DSN.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(mask_url(self))
+
+
+URL_SHAPE = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+# What asyncpg reads from a DSN's query string, and the startup parameters application_name and options.
+URL_PARAMETERS = frozenset(
+    {
+        *("host", "port", "user", "password", "passfile", "dbname", "database", "service"),
+        *("sslmode", "sslcert", "sslkey", "sslrootcert", "sslcrl", "sslpassword", "sslnegotiation"),
+        *("ssl_min_protocol_version", "ssl_max_protocol_version", "target_session_attrs", "krbsrvname", "gsslib"),
+        *("application_name", "options"),
+    }
+)
+
+
+def port_number(text: str, what: str) -> int:
+    """``text`` as a TCP port (ASCII digits, 1 to 65535), or a :class:`ConfigError` naming ``what``."""
+    if not (text.isascii() and text.isdigit() and 0 < int(text) < 65536):
+        shown = f"{what}={text!r}" if what.isidentifier() else f"{what} ({text!r})"
+        raise ConfigError(f"{shown} is not a port number. Set it to a number such as 5432.")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -56,23 +101,29 @@ class DatabaseConfig:
     database: str
     source: str
     socket_dir: str | None = None
+    # The URL's other query parameters (sslmode, options, application_name...), passed on to asyncpg as given.
+    params: tuple[tuple[str, str], ...] = ()
 
     @property
-    def url(self) -> str:
-        """The full DSN, password included; asyncpg accepts it."""
+    def url(self) -> MaskedDSN:
+        """The full DSN, password and query parameters included (masked in its ``repr``); asyncpg accepts it.
+
+        A host that is a directory (a unix socket's) goes in the query string: ``postgresql://u:p@/db?host=/dir&port=N``.
+        """
         auth = quote(self.user, safe="")
         if self.password:
             auth += ":" + quote(self.password, safe="")
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"postgresql://{auth}@{host}:{self.port}/{quote(self.database, safe='')}"
+        on_socket = self.host.startswith("/")
+        query = [("host", self.host), ("port", str(self.port))] if on_socket else []
+        query += self.params
+        host = "" if on_socket else (f"[{self.host}]" if ":" in self.host else self.host) + f":{self.port}"
+        tail = "?" + urlencode(query, safe="/", quote_via=quote) if query else ""
+        return MaskedDSN(f"postgresql://{auth}@{host}/{quote(self.database, safe='')}{tail}")
 
     @property
-    def socket_url(self) -> str | None:
+    def socket_url(self) -> MaskedDSN | None:
         """The DSN over the unix socket, if the server has one the kit knows of."""
-        if not self.socket_dir:
-            return None
-        auth = quote(self.user, safe="") + (":" + quote(self.password, safe="") if self.password else "")
-        return f"postgresql://{auth}@/{quote(self.database, safe='')}?host={quote(self.socket_dir)}&port={self.port}"
+        return replace(self, host=self.socket_dir).url if self.socket_dir else None
 
     @property
     def masked_url(self) -> str:
@@ -84,32 +135,50 @@ class DatabaseConfig:
 
     @classmethod
     def from_url(cls, url: str, source: str = "DATABASE_URL") -> DatabaseConfig:
-        """Parse a ``postgresql://`` URL, with an error that says what is wrong with it."""
+        """Parse a ``postgresql://`` URL, with an error that says what is wrong with it.
+
+        Every query parameter asyncpg knows is kept and passed on (``sslmode``, ``options``, ``application_name``...);
+        ``host``, ``port``, ``user``, ``password`` and ``dbname`` in the query override the URL's own, as in libpq,
+        so the kit's socket form ``postgresql://USER:PASSWORD@/DATABASE?host=/DIR&port=N`` works. Others are refused.
+        """
         where = f"{source}={mask_url(url)!r}"
         try:
             parts = urlsplit(url.strip())
             port = parts.port
+            query = parse_qsl(parts.query, keep_blank_values=True, strict_parsing=True) if parts.query else []
         except ValueError as exc:
-            raise ConfigError(
-                f"{where} is not a valid URL ({exc}). Expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
-            ) from None
+            raise ConfigError(f"{where} is not a valid URL ({exc}). Expected {URL_SHAPE}") from None
         if parts.scheme not in ("postgresql", "postgres"):
             raise ConfigError(
-                f"{where} must start with postgresql:// (got scheme {parts.scheme or 'none'!r}). "
-                "Expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+                f"{where} must start with postgresql:// (got scheme {parts.scheme or 'none'!r}). Expected {URL_SHAPE}"
             )
-        if not parts.hostname:
-            raise ConfigError(f"{where} names no host. Expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
-        database = unquote(parts.path.lstrip("/"))
+        params = dict(query)  # a repeated parameter: the last one wins, as in asyncpg
+        unknown = sorted(set(params) - URL_PARAMETERS)
+        if unknown:
+            raise ConfigError(
+                f"{where} has query parameter(s) the kit does not know: {', '.join(unknown)}. "
+                f"Known: {', '.join(sorted(URL_PARAMETERS))}. For a server setting, use options=-c NAME=VALUE."
+            )
+        if port is not None:
+            port = port_number(parts.netloc.rpartition(":")[2], f"The port in {where}")
+        if "port" in params:
+            port = port_number(params.pop("port"), f"The port= parameter in {where}")
+        host = params.pop("host", None) or parts.hostname
+        if not host:
+            raise ConfigError(f"{where} names no host. Expected {URL_SHAPE} (or ?host=/SOCKET/DIR for a unix socket)")
+        named = [params.pop(key) for key in ("dbname", "database") if key in params]  # asyncpg: database wins
+        database = (named[-1] if named else "") or unquote(parts.path.lstrip("/"))
         if not database:
             raise ConfigError(f"{where} names no database. Add it after the host: .../DATABASE")
         return cls(
-            host=parts.hostname,
+            host=host,
             port=port or 5432,
-            user=unquote(parts.username or "postgres"),
-            password=unquote(parts.password or ""),
+            user=params.pop("user", None) or unquote(parts.username or "postgres"),
+            password=params.pop("password", None) or unquote(parts.password or ""),
             database=database,
             source=source,
+            socket_dir=host if host.startswith("/") else None,
+            params=tuple(params.items()),
         )
 
     @classmethod
@@ -123,6 +192,7 @@ class DatabaseConfig:
             database=state["database"],
             source=state.get("source", "kit"),
             socket_dir=state.get("socket_dir"),
+            params=tuple((str(key), str(value)) for key, value in state.get("params", ())),
         )
 
     @classmethod
@@ -159,12 +229,10 @@ def choose(environ: Mapping[str, str] | None = None) -> Choice:
     if env.get("DATABASE_URL"):
         return Choice("external", DatabaseConfig.from_url(env["DATABASE_URL"]))
     if env.get("DB_HOST"):
-        port = env.get("DB_PORT", SEED_DEFAULTS["DB_PORT"])
-        if not port.isdigit():
-            raise ConfigError(f"DB_PORT={port!r} is not a port number. Set it to a number such as 5432.")
+        port = port_number(env.get("DB_PORT", SEED_DEFAULTS["DB_PORT"]), "DB_PORT")
         config = DatabaseConfig(
             host=env["DB_HOST"],
-            port=int(port),
+            port=port,
             user=env.get("DB_USER", SEED_DEFAULTS["DB_USER"]),
             password=env.get("DB_PASSWORD", SEED_DEFAULTS["DB_PASSWORD"]),
             database=env.get("DB_NAME", SEED_DEFAULTS["DB_NAME"]),

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
-from kit.db.config import mask_url
+from kit.db.config import URL_SHAPE, mask_url
 from kit.errors import DatabaseUnavailable, InvalidDatabaseURL
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
 APPLICATION_NAME = "loop-lab"
 _LOOPBACK_HOSTS = {"localhost", "::1"}
 _START_HINT = "Start the kit's server with `python -m kit db start`, or set DATABASE_URL to a PostgreSQL server that is running."
-_URL_SHAPE = "postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
 
 
 def _query(dsn: str) -> dict[str, list[str]]:
@@ -91,7 +90,7 @@ def _translate(exc: BaseException, dsn: str, timeout: float) -> Exception | None
     if isinstance(exc, asyncpg.PostgresError):
         return DatabaseUnavailable(f"PostgreSQL refused the connection to {where}: {exc}. {_START_HINT}")
     if isinstance(exc, ValueError):  # asyncpg's ClientConfigurationError is a ValueError too
-        return InvalidDatabaseURL(f"The database URL {where} is malformed: {exc}. Expected {_URL_SHAPE}.")
+        return InvalidDatabaseURL(f"The database URL {where} is malformed: {exc}. Expected {URL_SHAPE}.")
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return DatabaseUnavailable(
             f"No answer from PostgreSQL at {where} within {timeout:g} s: the host is unreachable or the server hangs. "

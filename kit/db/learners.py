@@ -107,6 +107,7 @@ def ensure_learner_database(admin_url: str, learner: str | None = None) -> str:
         "user": name,
         "password": password,
         "database": name,
+        "params": list(admin.params),  # the central server's sslmode, options...: the learner's connections keep them
     }
     write_state(state, LEARNER_STATE_FILE)
     return DatabaseConfig.from_state(state).url

@@ -17,6 +17,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -29,7 +30,7 @@ from kit._sync import run_sync
 from kit.db.config import OWNED_COMMENT, DatabaseConfig, choose
 from kit.db.connections import ping
 from kit.db.state import STATE_FILE, locked, read_state, remove_state, state_dir, write_state
-from kit.errors import ConfigError, ServerError
+from kit.errors import ConfigError, ServerError, StateError, UntrustedStateError
 
 __all__ = [
     "DATABASE",
@@ -258,17 +259,96 @@ def _reachable(binaries: Binaries, account: _Account | None) -> Binaries:
     return Binaries(bindir, f"{binaries.source} (copied to {dest} for {account.name})")
 
 
-# --- liveness -------------------------------------------------------------------------------------------
+# --- what is the kit's: its postmaster, its directories -------------------------------------------------
+
+_MARKER = ".loop-lab-created"
+_SOCKET_PARENT = Path("/tmp")  # a short path: unix socket paths are limited to about 100 bytes
+_SOCKET_PREFIX = "loop-lab-"
+_RUNTIME_ENTRIES = {"data", "postgres.log", "initdb.pw"}  # all a runtime directory holds, also one made before markers
 
 
-def _pid_alive(pid: int) -> bool:
+def _command_line(pid: int) -> list[str]:
+    """The arguments of process ``pid``, ``[]`` if there is none: from /proc where it exists, else from ps (macOS)."""
+    if Path("/proc/self/cmdline").exists():
+        try:
+            return [arg.decode(errors="replace") for arg in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if arg]
+        except OSError:
+            return []
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        return subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=10).stdout.split()
+    return []
+
+
+def _recorded_pid(data: Path) -> int | None:
+    """The pid the data directory's ``postmaster.pid`` names (not proven: see :func:`_proven_pid`)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return int((data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _proven_pid(pid: object, data: Path) -> int | None:
+    """``pid`` if it is provably the postmaster of the data directory ``data``, else None; never a guess.
+
+    The proof: a positive int, the one ``data/postmaster.pid`` names, whose command line is a ``postgres``
+    started with ``-D`` that same directory (a reused pid or a tampered state file fails it).
+    """
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return None
+    args = _command_line(pid)
+    if _recorded_pid(data) != pid or not args or Path(args[0]).name != "postgres" or "-D" not in args[:-1]:
+        return None
+    return pid if os.path.realpath(args[args.index("-D") + 1]) == os.path.realpath(data) else None
+
+
+def _zombie_postgres(pid: int) -> bool:
+    """Whether ``pid`` is a ``postgres`` that has exited but not been reaped yet (Linux; False elsewhere)."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    except PermissionError:
-        return True
+    name, _, rest = stat_line.partition("(")[2].rpartition(")")
+    return name == "postgres" and rest.split()[:1] == ["Z"]
+
+
+def _reaped(pid: int, seconds: float) -> None:
+    """Wait up to ``seconds`` for an exited process to be reaped by its parent, so its pid is free (Linux)."""
+    deadline = time.monotonic() + seconds
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _ended(pid: int, seconds: float) -> bool:
+    """Wait up to ``seconds`` for process ``pid`` to exit (a zombie has no command line), then for its reaping."""
+    deadline = time.monotonic() + seconds
+    while _command_line(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    _reaped(pid, 5)
     return True
+
+
+def _mark(directory: Path) -> None:
+    """Write the marker that says the kit created ``directory``: the kit removes only marked directories."""
+    (directory / _MARKER).write_text(OWNED_COMMENT + "\n")
+
+
+def _kit_made(directory: Path, parent: Path, uid: int) -> bool:
+    """Whether ``directory`` is one the kit created: a real directory right under ``parent``, owned by ``uid``, marked."""
+    try:
+        info = os.lstat(directory)
+        marked = (directory / _MARKER).read_text() == OWNED_COMMENT + "\n"
+    except OSError:
+        return False
+    return directory.parent == parent and stat.S_ISDIR(info.st_mode) and info.st_uid == uid and marked
+
+
+def _remove_socket_dir(path: str, uid: int) -> None:
+    """Delete a socket directory of the kit's (``/tmp/loop-lab-*``, owned by ``uid``, marked); leave anything else."""
+    directory = Path(path)
+    if directory.name.startswith(_SOCKET_PREFIX) and _kit_made(directory, _SOCKET_PARENT, uid):
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 # --- start and stop -------------------------------------------------------------------------------------
@@ -320,22 +400,31 @@ class Server:
         self.runtime = _runtime_dir(self.account)
         self.data = self.runtime / "data"
         self.log = self.runtime / "postgres.log"
+        self.uid = self.account.uid if self.account else os.geteuid()  # who owns the server's files
 
     # --- reading the state -------------------------------------------------------------------------------
 
     @staticmethod
     def state() -> dict[str, Any] | None:
-        """The state record, or None when it is missing or unreadable (a damaged file is replaced on start)."""
+        """The state record, or None when it is missing or unreadable (a damaged file is replaced on start).
+
+        A state directory or file that is not the user's own is refused (:class:`UntrustedStateError`), not replaced.
+        """
         try:
             state = read_state()
+        except UntrustedStateError:
+            raise
         except ConfigError:
             return None
         return state if isinstance(state, dict) and _REQUIRED_STATE <= state.keys() else None
 
-    @staticmethod
-    def responds(state: dict[str, Any]) -> bool:
-        """Whether the server a state record describes is alive and answers a query."""
-        if not _pid_alive(int(state.get("pid", 0) or 0)):
+    def postmaster(self) -> int | None:
+        """The pid of the postmaster running on this server's data directory, proven (:func:`_proven_pid`), or None."""
+        return _proven_pid(_recorded_pid(self.data), self.data)
+
+    def responds(self, state: dict[str, Any]) -> bool:
+        """Whether the server a state record describes is this server's proven postmaster and answers a query."""
+        if _proven_pid(state.get("pid"), self.data) is None:
             return False
         try:
             run_sync(ping(DatabaseConfig.from_state(state).url, timeout=3.0))
@@ -348,11 +437,8 @@ class Server:
     def start(self, previous: dict[str, Any] | None) -> dict[str, Any]:
         """initdb if needed, start the server on a free port, create the kit's database; write and return the state."""
         binaries = _reachable(find_binaries(), self.account)
-        if self.account is not None:
-            ROOT_RUNTIME.mkdir(mode=0o755, parents=True, exist_ok=True)
-        self.runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
-        _chown(self.runtime, self.account)
-        self._stop_orphan(binaries)
+        self._claim_runtime()
+        self._halt()  # a server still running on our data directory that no state file describes any more
         reuse = (
             previous is not None and previous.get("data_dir") == str(self.data) and previous.get("bindir") == str(binaries.bindir)
         )
@@ -360,11 +446,12 @@ class Server:
         if not (reuse and (self.data / "PG_VERSION").is_file()):
             self._initdb(binaries, password)
         if previous and previous.get("socket_dir"):
-            shutil.rmtree(previous["socket_dir"], ignore_errors=True)
-        socket_dir = Path(tempfile.mkdtemp(prefix="loop-lab-", dir="/tmp"))  # short path, 0700
+            _remove_socket_dir(previous["socket_dir"], self.uid)
+        socket_dir = Path(tempfile.mkdtemp(prefix=_SOCKET_PREFIX, dir=_SOCKET_PARENT))  # 0700
+        _mark(socket_dir)
         _chown(socket_dir, self.account)
         port = self._pg_ctl_start(binaries, socket_dir, previous.get("port") if previous else None)
-        pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        pid = _recorded_pid(self.data)
         state = {
             "host": "127.0.0.1",
             "port": port,
@@ -383,8 +470,37 @@ class Server:
         }
         admin = DatabaseConfig.from_state(dict(state, database="postgres")).url
         run_sync(_create_database(admin))
-        write_state(state)
+        try:
+            write_state(state)
+        except StateError as exc:
+            self.stop(state)  # a server no state file describes would be an orphan
+            raise StateError(f"{exc}\nThe server it had just started was stopped again: nothing is left running.") from None
         return state
+
+    def _owns_runtime(self) -> bool:
+        """Whether the runtime directory is the kit's: marked, or made before markers and holding only the kit's files."""
+        if _kit_made(self.runtime, self.runtime.parent, self.uid):
+            return True
+        try:
+            owner, entries = os.lstat(self.runtime).st_uid, set(os.listdir(self.runtime))
+        except OSError:
+            return False
+        foreign_data = "data" in entries and not (self.data / "PG_VERSION").is_file()
+        return owner == self.uid and entries <= _RUNTIME_ENTRIES and not foreign_data
+
+    def _claim_runtime(self) -> None:
+        """Create the runtime directory, marked as the kit's; refuse an existing one the kit did not make."""
+        if self.account is not None:
+            ROOT_RUNTIME.mkdir(mode=0o755, parents=True, exist_ok=True)
+        if not self.runtime.exists():
+            self.runtime.mkdir(mode=0o700)
+            _chown(self.runtime, self.account)
+        elif not self._owns_runtime():
+            raise StateError(
+                f"{self.runtime} exists but the kit did not create it (no {_MARKER} file), so the kit will not use or "
+                "delete it. Move it away, or set LOOP_LAB_HOME to another directory of your own."
+            )
+        _mark(self.runtime)
 
     def _run(self, cmd: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
         return _run_as(self.account, cmd, cwd=self.runtime if self.runtime.is_dir() else Path("/"), timeout=timeout)
@@ -439,44 +555,49 @@ class Server:
             f"PostgreSQL could not find a free port after {_PORT_TRIES} tries. Last lines of the server log:\n{tail}"
         )
 
-    def _stop_orphan(self, binaries: Binaries) -> None:
-        """Stop a server still running on our data directory that no state file describes any more."""
-        try:
-            pid = int((self.data / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return
-        if _pid_alive(pid):
-            self._run([binaries.tool("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop"], timeout=60)
-
     # --- stop -------------------------------------------------------------------------------------------------
 
-    def stop(self, state: dict[str, Any]) -> bool:
-        """Stop the server a state record describes; True if one was running."""
-        pid = int(state.get("pid", 0) or 0)
-        if not _pid_alive(pid):
+    def _halt(self) -> bool:
+        """Stop the proven postmaster of this data directory (fast shutdown, SIGKILL after 30 s); True if one ran.
+
+        Only a pid :meth:`postmaster` proves is ever signalled: never one read from the state file alone.
+        """
+        pid = self.postmaster()
+        if pid is None:
+            recorded = _recorded_pid(self.data)
+            if recorded is not None and _zombie_postgres(recorded):
+                _reaped(recorded, 10)  # a killed postmaster not reaped yet: PostgreSQL would take it for a live one
             return False
-        runtime = Path(state["runtime_dir"])
-        with contextlib.suppress(ServerError, OSError):
-            _run_as(
-                self.account,
-                [str(Path(state["bindir"]) / "pg_ctl"), "-D", state["data_dir"], "-m", "fast", "-w", "-t", "30", "stop"],
-                cwd=runtime if runtime.is_dir() else Path("/"),
-                timeout=60,
-            )
-        deadline = time.monotonic() + 10
-        while _pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _pid_alive(pid):
+        os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown, what `pg_ctl stop -m fast` sends
+        if not _ended(pid, 30) and self.postmaster() == pid:
             os.kill(pid, signal.SIGKILL)
-        if state.get("socket_dir"):
-            shutil.rmtree(state["socket_dir"], ignore_errors=True)
+            _ended(pid, 10)
         return True
 
-    @staticmethod
-    def remove(state: dict[str, Any] | None) -> None:
-        """Delete a stopped server's data and the state file."""
-        if state is not None:
-            shutil.rmtree(state["runtime_dir"], ignore_errors=True)
+    def stop(self, state: dict[str, Any] | None) -> bool:
+        """Stop this server and remove its socket directory (also when it had died already); True if one was running.
+
+        Works without a state record too (a damaged one): ``postmaster.pid`` names the socket directory.
+        """
+        try:
+            sockets = (self.data / "postmaster.pid").read_text().splitlines()[4:5]  # line 5: the socket directory
+        except OSError:
+            sockets = []
+        was_running = self._halt()
+        if state is not None and state.get("socket_dir"):
+            sockets.append(str(state["socket_dir"]))
+        for path in sockets:
+            _remove_socket_dir(path, self.uid)
+        return was_running
+
+    def remove(self) -> None:
+        """Delete this server's data and logs (only a runtime directory the kit made and marked) and the state file."""
+        if self.runtime.exists() and not self._owns_runtime():
+            raise StateError(
+                f"Not removing {self.runtime}: the kit did not create it (no {_MARKER} file owned by uid {self.uid}). "
+                "Delete it yourself if it is disposable."
+            )
+        shutil.rmtree(self.runtime, ignore_errors=True)
         remove_state(STATE_FILE)
 
 
@@ -500,7 +621,10 @@ async def _create_database(admin_url: str) -> None:
 def _is_own(config: DatabaseConfig) -> bool:
     """Whether a configured URL is the kit's own server's (``make lab`` exports it as DATABASE_URL)."""
     state = read_state()
-    return state is not None and config.url == DatabaseConfig.from_state(state).url
+    if state is None:
+        return False
+    own = DatabaseConfig.from_state(state)
+    return config.url in (own.url, own.socket_url)
 
 
 def ensure_server() -> str:
@@ -518,8 +642,6 @@ def ensure_server() -> str:
         state = server.state()
         if state is not None and server.responds(state):
             return DatabaseConfig.from_state(state).url
-        if state is not None and _pid_alive(int(state.get("pid", 0) or 0)):
-            server.stop(state)
         return DatabaseConfig.from_state(server.start(state)).url
 
 
@@ -528,9 +650,9 @@ def stop_server(*, remove: bool = False) -> bool:
     with locked():
         server = Server()
         state = server.state()
-        was_running = server.stop(state) if state is not None else False
+        was_running = server.stop(state)
         if remove:
-            server.remove(state)
+            server.remove()
         return was_running
 
 

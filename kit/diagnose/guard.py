@@ -1,11 +1,11 @@
-"""Loop guard: a pytest plugin that stops a test *before* it uses an asyncpg pool or connection
-on an event loop the object does not belong to.
+"""Loop guard: a pytest plugin that stops a test *before* it uses a loop-bound object (an asyncpg pool, an
+SQLAlchemy engine, an aiohttp or httpx client, an asyncio lock...) on an event loop the object is not bound to.
 
-Without it, that mistake surfaces as ``RuntimeError: ... attached to a different loop`` deep in
-asyncpg, then as ``InterfaceError: another operation is in progress`` on every later test, and the
-connection is left broken. With it, the test fails at once with a :class:`LoopMismatchError` naming
-the fixture that created the object, its scope and loop scope, the loop the test runs on and the
-marker that chose it, and the fix for the installed pytest-asyncio.
+Without it, that mistake surfaces as ``RuntimeError: ... attached to a different loop`` deep in a driver,
+then as ``InterfaceError: another operation is in progress`` on every later test, and the connection is
+left broken. With it, the test fails at once with a :class:`LoopMismatchError` naming the object, the
+fixture or module-level global that holds it, both loops with their scopes and what chose each, and the
+fix for the installed pytest-asyncio.
 
 Turn it on (it is off by default and then changes nothing):
 
@@ -15,45 +15,42 @@ Turn it on (it is off by default and then changes nothing):
 
 The kit's pytest plugin loads this module; elsewhere load it with ``-p kit.diagnose.guard``.
 
-How it works: after every fixture setup it records which fixture produced each asyncpg
-``Pool``/``Connection`` found in the value (the value itself, containers, and objects up to two
-attribute levels deep, e.g. ``analyzer.connection_manager._connection``). Before an async test
-runs, and before an async fixture runs, it compares the loop of every asyncpg object in the
-arguments (``obj._loop``) with the loop of the pytest-asyncio runner that is about to run the
-code. Nothing is sent to the server before that check.
+How it works: after every fixture setup it records which fixture produced each loop-bound object found
+in the value, at any depth (:mod:`kit.diagnose.affinity` knows the libraries). Before an async test runs,
+and before an async fixture runs, it compares the loop of every bound object in the arguments, and in the
+module-level globals the function's code refers to, with the loop of the pytest-asyncio runner that is
+about to run the code. Nothing is sent anywhere before that check. A fixture stopped this way caches the
+error, as pytest does for any failed fixture: every later test that uses it gets the same report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import islice
 
-import asyncpg
 import pytest
-from asyncpg.pool import PoolConnectionProxy
 
+from kit.diagnose.affinity import Bound, adapter_for, bound_objects, describe, symptom
+from kit.diagnose.reads import GlobalRead, globals_read
 from kit.diagnose.rules import (
+    LoopChoice,
     event_loop_note,
     event_loop_overrides,
     fix_advice,
+    fix_advice_for_global,
     is_async_test,
-    loop_scope_of_fixture,
+    loop_choice_of_fixture,
     loop_scope_of_test,
+    original_function,
     runner_loop,
     source_location,
 )
 
 FLAG = "--loop-guard"
 
-_MAX_DEPTH = 2  # attribute levels searched below a fixture value
-_MAX_OBJECTS = 2000  # objects visited per fixture value, whatever its shape
-_MAX_ITEMS = 200  # items looked at per list, set or dict
-_OPAQUE_PACKAGES = {"builtins", "_pytest", "pytest", "pluggy", "pytest_asyncio", "asyncio", "asyncpg", "typing", "types"}
-
 
 class LoopMismatchError(pytest.fail.Exception):
-    """An asyncpg object was about to be used on an event loop other than the one it was created on.
+    """A loop-bound object was about to be used on an event loop other than the one it is bound to.
 
     It is reported without a traceback: the message is the whole diagnosis.
     """
@@ -64,6 +61,8 @@ class LoopMismatchError(pytest.fail.Exception):
 
 @dataclass(frozen=True)
 class _Origin:
+    """A fixture whose value holds loop-bound objects."""
+
     fixture: str
     scope: str
     loop_scope: str | None
@@ -81,28 +80,39 @@ class _User:
     marker_override: bool = False
 
 
+@dataclass(frozen=True)
+class _LoopSeen:
+    """A loop the guard saw a test or fixture run on."""
+
+    loop: object
+    scope: str
+    decided_by: str
+    first: str  # "test 'test_one'" or "fixture 'engine'"
+
+
 _Table = dict[int, tuple[object, _Origin]]
 
 
 class _Guard:
-    """Per-session record of which fixture created which asyncpg object (and which fixture holds what)."""
+    """Per-session record of which fixture created which loop-bound object, which holds what, and the loops seen."""
 
     def __init__(self) -> None:
-        self._created: _Table = {}  # asyncpg object id -> (object, the fixture whose value it was first seen in)
+        self._created: _Table = {}  # bound object id -> (object, the fixture whose value it was first seen in)
         self._held: _Table = {}  # fixture value id -> (value, its fixture)
         self._owned: dict[int, list[tuple[_Table, int]]] = {}
+        self._loops: dict[int, _LoopSeen] = {}
 
     def record(self, fixturedef: pytest.FixtureDef, value: object, loop_scope: str | None, inputs: set[int]) -> None:
-        """Remember ``value`` as the value of ``fixturedef``, and the asyncpg objects it created.
+        """Remember ``value`` as the value of ``fixturedef``, and the loop-bound objects it created.
 
-        ``inputs`` are the ids of asyncpg objects already reachable from the fixture's arguments:
+        ``inputs`` are the ids of bound objects already reachable from the fixture's arguments:
         the fixture passed those on, it did not create them.
         """
         if value is None or isinstance(value, (str, bytes, int, float)):
             return
         origin = _Origin(fixturedef.argname, fixturedef.scope, loop_scope, source_location(fixturedef.func))
         owned = self._owned.setdefault(id(fixturedef), [])
-        found = [obj for _, obj, _ in _asyncpg_objects(value, fixturedef.argname) if id(obj) not in inputs]
+        found = [bound.obj for bound in bound_objects(value, fixturedef.argname) if id(bound.obj) not in inputs]
         for table, obj in [(self._held, value)] + [(self._created, obj) for obj in found]:
             if id(obj) not in table:
                 table[id(obj)] = (obj, origin)
@@ -113,19 +123,29 @@ class _Guard:
         for table, key in self._owned.pop(id(fixturedef), []):
             table.pop(key, None)
 
-    def check(self, user: _User, values: dict[str, object], loop: Callable[[], object], node: pytest.Item) -> None:
-        """Raise :class:`LoopMismatchError` if any asyncpg object in ``values`` lives on another loop."""
-        running = None
+    def check(
+        self, user: _User, values: dict[str, object], globals_: dict[str, GlobalRead], running: object, node: pytest.Item
+    ) -> None:
+        """Raise :class:`LoopMismatchError` if a bound object in ``values`` (arguments, then globals) is on another loop.
+
+        ``running`` is the loop the user is about to run on; ``globals_`` says which of ``values`` are globals.
+        """
+        self._loops.setdefault(id(running), _LoopSeen(running, user.loop_scope, user.decided_by, f"{user.kind} {user.name!r}"))
         for name, value in values.items():
-            for path, obj, holders in _asyncpg_objects(value, name):
-                home = _home_loop(obj)
-                if home is None:
-                    continue
-                running = running or loop()
-                if home is not running:
-                    created = self._created.get(id(obj))
-                    held = next((self._held[id(h)] for h in reversed(holders) if id(h) in self._held), None)
-                    raise LoopMismatchError(_message(user, path, obj, created and created[1], held and held[1], node))
+            for bound in bound_objects(value, name):
+                if bound.loop is not running:
+                    holder = globals_.get(name) or self._holder(bound)
+                    raise LoopMismatchError(
+                        _message(user, bound, self._created.get(id(bound.obj)), holder, self._seen(bound), node)
+                    )
+
+    def _holder(self, bound: Bound) -> _Origin | None:
+        held = (self._held[id(obj)] for _, obj in reversed(bound.holders) if id(obj) in self._held)
+        return next((origin for _, origin in held), None)
+
+    def _seen(self, bound: Bound) -> _LoopSeen | None:
+        seen = self._loops.get(id(bound.loop))
+        return seen if seen is not None and seen.loop is bound.loop else None
 
 
 _STATE = pytest.StashKey[_Guard]()
@@ -133,7 +153,7 @@ _STATE = pytest.StashKey[_Guard]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register ``--loop-guard`` and the ``loop_guard`` ini option."""
-    help_text = "fail at once, before any query, when an asyncpg pool or connection is used on another event loop"
+    help_text = "fail at once, before any I/O, when a pool, connection, engine or client is used on another event loop"
     parser.getgroup("loop-guard").addoption(FLAG, action="store_true", default=False, dest="loop_guard", help=help_text)
     parser.addini("loop_guard", type="bool", default=False, help=help_text)
 
@@ -146,18 +166,28 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest) -> Iterator[None]:
-    """Check an async fixture's arguments before it runs; record the asyncpg objects it returns."""
+    """Check an async fixture's arguments and globals before it runs; record the loop-bound objects it returns.
+
+    A mismatch is cached as the fixture's result, as pytest caches any failed setup, so every later
+    test using the fixture gets the same :class:`LoopMismatchError` (not pytest's bare AssertionError).
+    """
     guard = request.config.stash.get(_STATE, None)
     if guard is None:
         return (yield)
-    loop_scope = loop_scope_of_fixture(fixturedef, request.config)
+    choice = loop_choice_of_fixture(fixturedef, request.config)
     values = {name: request.getfixturevalue(name) for name in fixturedef.argnames if name != "request"}
-    if loop_scope is not None:
-        user = _User("fixture", fixturedef.argname, loop_scope, f"fixture scope={fixturedef.scope!r}")
-        guard.check(user, values, lambda: runner_loop(request.getfixturevalue, loop_scope, request.node), request.node)
-    inputs = {id(obj) for name, value in values.items() for _, obj, _ in _asyncpg_objects(value, name)}
+    if choice is not None:
+        user = _User("fixture", fixturedef.argname, choice.scope, choice.decided_by)
+        inputs, globals_ = _with_globals(original_function(fixturedef.func), values)
+        try:
+            running = runner_loop(request.getfixturevalue, choice.scope, request.node)
+            guard.check(user, inputs, globals_, running, request.node)
+        except LoopMismatchError as error:
+            fixturedef.cached_result = (None, fixturedef.cache_key(request), (error, error.__traceback__))
+            raise
+    inputs = {id(bound.obj) for name, value in values.items() for bound in bound_objects(value, name)}
     value = yield
-    guard.record(fixturedef, value, loop_scope, inputs)
+    guard.record(fixturedef, value, None if choice is None else choice.scope, inputs)
     return value
 
 
@@ -170,41 +200,65 @@ def pytest_fixture_post_finalizer(fixturedef: pytest.FixtureDef, request: pytest
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
-    """Check an async test's arguments against the loop it is about to run on."""
+    """Check an async test's arguments and the globals its code uses against the loop it is about to run on."""
     guard = pyfuncitem.config.stash.get(_STATE, None)
     if guard is not None and is_async_test(pyfuncitem):
-        scope, decided_by, overrides = loop_scope_of_test(pyfuncitem)
-        user = _User("test", pyfuncitem.name, scope, decided_by, overrides)
+        choice: LoopChoice = loop_scope_of_test(pyfuncitem)
+        user = _User("test", pyfuncitem.name, choice.scope, choice.decided_by, choice.overrides_marker)
         funcargs = pyfuncitem.funcargs
         values = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames if name in funcargs}
-        guard.check(user, values, lambda: runner_loop(funcargs.__getitem__, scope, pyfuncitem), pyfuncitem)
+        inputs, globals_ = _with_globals(original_function(pyfuncitem.obj), values)
+        guard.check(user, inputs, globals_, runner_loop(funcargs.__getitem__, choice.scope, pyfuncitem), pyfuncitem)
     return (yield)
 
 
 # ---- private helpers -------------------------------------------------------------------------------
 
 
-def _message(user: _User, path: str, obj: object, created: _Origin | None, held: _Origin | None, node: pytest.Item) -> str:
-    kind = _kind(obj)
+def _with_globals(func: Callable[..., object], values: dict[str, object]) -> tuple[dict[str, object], dict[str, GlobalRead]]:
+    """The arguments, then the globals ``func`` reads (an argument of the same name hides a global)."""
+    reads = {name: read for name, read in globals_read(func).items() if name not in values}
+    return {**values, **{name: read.value for name, read in reads.items()}}, reads
+
+
+def _message(
+    user: _User,
+    bound: Bound,
+    created: tuple[object, _Origin] | None,
+    holder: _Origin | GlobalRead | None,
+    seen: _LoopSeen | None,
+    node: pytest.Item,
+) -> str:
+    path, named = bound.named()
+    kind = _kind(named)
     subject = f"test {user.name!r}" if user.kind == "test" else f"fixture {user.name!r}"
-    origin = created or held
+    origin = created[1] if created else holder
     if created is not None:
-        made = f"created by fixture {_describe(created)}"
-    elif held is not None:
-        made = f"created later, on another loop, inside the value of fixture {_describe(held)}"
+        made = f"created by fixture {_describe(created[1])}"
+    elif isinstance(holder, GlobalRead):
+        made = f"held by the module-level global {holder.name!r} ({holder.location}), bound on the first loop that used it"
+    elif holder is not None:
+        made = f"created later, on another loop, inside the value of fixture {_describe(holder)}"
     else:
         made = "created on another event loop, outside any fixture"
     lines = [
-        f"{subject} would use an asyncpg {kind} on an event loop it was not created on.",
+        f"{subject} would use {_article(describe(named))} on an event loop it was not created on.",
         f"  The {kind}: {path}, {made}.",
+    ]
+    if named is not bound.obj:
+        lines.append(f"  It is bound through {bound.path} ({describe(bound.obj)}).")
+    lines += [
+        f"  Its loop: {_loop_text(bound.loop, seen)}.",
         f"  The {user.kind}: runs on the {user.loop_scope}-scoped loop ({user.decided_by}).",
-        f"  Stopped before any query was sent: the {kind} is not damaged. Unguarded, this shows up as",
-        '  "RuntimeError: ... attached to a different loop", then "InterfaceError: ... another operation is in progress".',
+        f"  Stopped before any query was sent (or any other I/O): the {kind} is not damaged. Unguarded, this shows up as",
+        f"  {symptom(bound.obj)}.",
     ]
     lines += [f"  {note}" for note in map(event_loop_note, event_loop_overrides(node)) if note]
-    lines.append(f"  (LoopMismatchError from kit.diagnose.guard; run without {FLAG} to see the raw asyncpg failure.)")
+    lines.append(f"  (LoopMismatchError from kit.diagnose.guard; run without {FLAG} to see the raw failure.)")
     if origin is None:
         return "\n".join(lines + ["How to fix it: create it in a fixture, on the loop of the tests that use it."])
+    if isinstance(origin, GlobalRead):
+        return "\n".join(lines + [fix_advice_for_global(origin.name)])
     consumer = user.name if user.kind == "fixture" else None
     fix = fix_advice(
         origin.fixture,
@@ -217,60 +271,22 @@ def _message(user: _User, path: str, obj: object, created: _Origin | None, held:
     return "\n".join(lines + [fix])
 
 
+def _loop_text(loop: object, seen: _LoopSeen | None) -> str:
+    state = "now closed" if getattr(loop, "is_closed", lambda: False)() else "still open"
+    if seen is None:
+        return f"a loop no test or async fixture ran on (made outside pytest-asyncio, e.g. at import time), {state}"
+    return f"the {seen.scope}-scoped loop that {seen.first} ran on earlier ({seen.decided_by}), {state}"
+
+
 def _describe(origin: _Origin) -> str:
     loop = f"loop_scope={origin.loop_scope!r}" if origin.loop_scope else "a sync fixture, no loop of its own"
     return f"{origin.fixture!r} (scope={origin.scope!r}, {loop}) at {origin.location}"
 
 
-def _asyncpg_objects(value: object, name: str) -> Iterator[tuple[str, object, tuple[object, ...]]]:
-    """Yield ``(path, obj, holders)`` for asyncpg pools and connections in ``value``, two attribute levels deep.
-
-    ``holders`` are the objects on the way from ``value`` (first) to ``obj``.
-    """
-    seen: set[int] = set()
-    stack: list[tuple[object, str, int, tuple[object, ...]]] = [(value, name, 0, ())]
-    while stack and len(seen) < _MAX_OBJECTS:
-        obj, path, depth, holders = stack.pop()
-        if id(obj) in seen or obj is None or isinstance(obj, (str, bytes, int, float)):
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, (asyncpg.Pool, asyncpg.Connection)):
-            yield path, obj, holders
-            continue
-        if isinstance(obj, dict):
-            children = [(v, f"{path}[{k!r}]", depth) for k, v in islice(obj.items(), _MAX_ITEMS)]
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            children = [(v, f"{path}[{i}]", depth) for i, v in enumerate(islice(obj, _MAX_ITEMS))]
-        elif depth < _MAX_DEPTH and type(obj).__module__.split(".")[0] not in _OPAQUE_PACKAGES:
-            children = [(v, f"{path}.{attr}", depth + 1) for attr, v in _attributes(obj)]
-        else:
-            continue
-        # reversed: visit in declaration order, so `_connection` is reported before `_connections[0]`
-        stack += [(child, child_path, d, (*holders, obj)) for child, child_path, d in reversed(children)]
-
-
-def _attributes(obj: object) -> list[tuple[str, object]]:
-    found = list(getattr(obj, "__dict__", {}).items())
-    for cls in type(obj).__mro__:
-        slots = getattr(cls, "__slots__", ())
-        for slot in (slots,) if isinstance(slots, str) else slots:
-            if slot not in ("__dict__", "__weakref__") and hasattr(obj, slot):
-                found.append((slot, getattr(obj, slot)))
-    return found
-
-
-def _home_loop(obj: object) -> object | None:
-    """The loop an open asyncpg object belongs to; ``None`` when it is closed (nothing to protect)."""
-    if isinstance(obj, asyncpg.Pool):
-        return None if obj._closed or obj._closing else obj._loop
-    if isinstance(obj, PoolConnectionProxy):
-        obj = obj._con
-        if obj is None:
-            return None
-    return None if obj.is_closed() else obj._loop
-
-
 def _kind(obj: object) -> str:
-    if isinstance(obj, asyncpg.Pool):
-        return "Pool"
-    return "pooled Connection" if isinstance(obj, PoolConnectionProxy) else "Connection"
+    """``Pool``, ``AsyncEngine``, ``ClientSession``: the object's kind without its library."""
+    return describe(obj).split(" ", 1)[1] if adapter_for(obj) is not None else type(obj).__name__
+
+
+def _article(text: str) -> str:
+    return f"an {text}" if text[:1].lower() in "aeiou" else f"a {text}"

@@ -19,6 +19,7 @@ import pytest
 SCOPES = ("function", "class", "module", "package", "session")
 # The collector whose stash names a scope's event loop fixture in pytest-asyncio 0.23 to 0.26.
 _SCOPE_ROOTS = {"class": pytest.Class, "module": pytest.Module, "package": pytest.Package, "session": pytest.Session}
+_NOT_INSTALLED = "pytest-asyncio is not installed: pip install 'pytest-asyncio>=0.24' (the course is written against 1.5.0)."
 
 
 def asyncio_version() -> str | None:
@@ -51,16 +52,27 @@ def loop_scope_of_fixture(fixturedef: pytest.FixtureDef, config: pytest.Config) 
     Same rule as pytest-asyncio 1.x: the fixture's ``loop_scope``, else
     ``asyncio_default_fixture_loop_scope``, else (unset or ``fixture-scope``) the fixture's own scope.
     """
+    choice = loop_choice_of_fixture(fixturedef, config)
+    return None if choice is None else choice.scope
+
+
+def loop_choice_of_fixture(fixturedef: pytest.FixtureDef, config: pytest.Config) -> LoopChoice | None:
+    """The loop scope pytest-asyncio runs this fixture on and what chose it; ``None`` if it does not run it."""
     func = getattr(fixturedef.func, "__func__", fixturedef.func)
-    target = _unwrap(func)
+    target = original_function(func)
     if not (inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target)):
         return None
     if not getattr(func, "_force_asyncio_fixture", False) and _asyncio_mode(config) != "auto":
         return None
+    own = _declared_loop_scope(func)
+    if own:
+        return LoopChoice(own, f"loop_scope={own!r} on fixture {fixturedef.argname!r}", False)
     default = asyncio_ini(config, "asyncio_default_fixture_loop_scope")
-    if default == "fixture-scope":
-        default = None
-    return getattr(func, "_loop_scope", None) or default or fixturedef.scope
+    if default and default != "fixture-scope":
+        return LoopChoice(default, f"no loop_scope -> asyncio_default_fixture_loop_scope={default!r}", False)
+    setting = "'fixture-scope'" if default else "unset"
+    text = f"no loop_scope, asyncio_default_fixture_loop_scope {setting} -> the fixture's scope={fixturedef.scope!r}"
+    return LoopChoice(fixturedef.scope, text, False)
 
 
 class LoopChoice(NamedTuple):
@@ -111,7 +123,7 @@ def fix_advice(
     """
     version = version or asyncio_version()
     if version is None:
-        return "pytest-asyncio is not installed: pip install 'pytest-asyncio>=1.0' (the kit pins 1.5.0)."
+        return _NOT_INSTALLED
     major_minor = _major_minor(version)
     loop = scope if loop_scope is None or scope_rank(loop_scope) < scope_rank(scope) else loop_scope
     if scope == "function":
@@ -165,12 +177,41 @@ def fix_advice(
             "so it overrides the module's or class's loop_scope."
         )
     if major_minor >= (0, 26):
-        lines.append(
-            f"     For a whole suite, the ini options asyncio_default_fixture_loop_scope = {loop} and "
-            f"asyncio_default_test_loop_scope = {loop} do the same."
-        )
+        lines.append(_ini_defaults(loop))
     lines.append(alternative)
     return "\n".join(lines)
+
+
+def fix_advice_for_global(name: str, version: str | None = None) -> str:
+    """How to fix a module-level object (made at import time) that tests on different loops share.
+
+    It binds to the loop of the first test that uses it; the tests must then share one loop (the
+    session's), or the object must be made per test in a fixture.
+    """
+    version = version or asyncio_version()
+    if version is None:
+        return _NOT_INSTALLED
+    keyword = "scope" if _major_minor(version) < (0, 24) else "loop_scope"
+    lines = [
+        f"How to fix it (pytest-asyncio {version}), either:",
+        f"  1. Run every test and async fixture that uses {name!r} on the session loop:",
+        f'     @pytest.mark.asyncio({keyword}="session") on each test, or once per module:',
+        f'     pytestmark = pytest.mark.asyncio({keyword}="session").',
+    ]
+    if _major_minor(version) >= (0, 26):
+        lines.append(_ini_defaults("session"))
+    lines.append(
+        f"  2. Or create {name!r} in a fixture instead of at import time (function-scoped: one per test, on the "
+        "test's loop); an SQLAlchemy engine made with poolclass=NullPool keeps no connection between tests."
+    )
+    return "\n".join(lines)
+
+
+def _ini_defaults(loop: str) -> str:
+    return (
+        f"     For a whole suite, the ini options asyncio_default_fixture_loop_scope = {loop} and "
+        f"asyncio_default_test_loop_scope = {loop} do the same."
+    )
 
 
 def event_loop_note(location: str, version: str | None = None) -> str:
@@ -197,7 +238,7 @@ def event_loop_overrides(item: pytest.Item) -> list[str]:
 
 def source_location(func: Callable[..., Any]) -> str:
     """``file:line`` where a (fixture) function is defined."""
-    code = getattr(_unwrap(func), "__code__", None)
+    code = getattr(original_function(func), "__code__", None)
     if code is None:
         return "<unknown location>"
     return f"{code.co_filename}:{code.co_firstlineno}"
@@ -242,10 +283,27 @@ def _asyncio_mode(config: pytest.Config) -> str:
     return config.getoption("asyncio_mode", None) or config.getini("asyncio_mode")
 
 
-def _unwrap(func: Callable[..., Any]) -> Callable[..., Any]:
+def original_function(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The user's own function behind a fixture or test (pytest-asyncio and decorators wrap it)."""
     while hasattr(func, "__wrapped__"):
         func = func.__wrapped__
     return getattr(func, "__func__", func)
+
+
+def _declared_loop_scope(func: Callable[..., Any]) -> str | None:
+    """The ``loop_scope`` given to ``pytest_asyncio.fixture``, if any.
+
+    During setup pytest-asyncio wraps the fixture in a synchronizer carrying the *resolved* loop scope; the
+    innermost function in the ``__wrapped__`` chain that has ``_loop_scope`` holds what the user declared.
+    """
+    declared = None
+    current: Any = func
+    while current is not None:
+        current = getattr(current, "__func__", current)
+        if hasattr(current, "_loop_scope"):
+            declared = current._loop_scope
+        current = getattr(current, "__wrapped__", None)
+    return declared
 
 
 def _marker_loop_scope(mark: pytest.Mark) -> str | None:

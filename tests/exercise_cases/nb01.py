@@ -13,7 +13,7 @@ CASES = {
         "wrong": [
             (("RuntimeError", "InterfaceError"), "swapped"),
             (("InterfaceError", "InterfaceError"), "is not the cause"),
-            (("RuntimeError", "RuntimeError"), "pytest's summary does not show it"),
+            (("RuntimeError", "RuntimeError"), "the FAILED lines of the two later tests do show it"),
             (("ScopeMismatch", "RuntimeError"), "set-up error"),
             (("ValueError", "KeyError"), "neither"),
             (("InterfaceError", "KeyError"), "the summary type is right"),

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from kit.diagnose.isolation import isolated_env, plugin_args
 
 EXTERNAL = ("DATABASE_URL", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME")
 
 
 def kit_env(home: Path | None = None, **extra: str) -> dict[str, str]:
-    """The current environment without database settings, with an optional private LOOP_LAB_HOME."""
-    env = {k: v for k, v in os.environ.items() if k not in EXTERNAL}
+    """The current environment without database settings, with an optional private LOOP_LAB_HOME.
+
+    A pytest started with it loads pytest-asyncio, pytest-timeout and the kit, and no other installed plugin
+    (pytest-randomly would reorder an inner suite whose outcome depends on its order).
+    """
+    env = {k: v for k, v in isolated_env().items() if k not in EXTERNAL}
+    env["PYTEST_PLUGINS"] = ",".join([*plugin_args(kit=False)[1::2], "kit"])  # "kit": the entry point's name
     if home is not None:
         env["LOOP_LAB_HOME"] = str(home)
     env.update(extra)

@@ -31,8 +31,8 @@ def _name(part: object) -> str | None:
 @exercise(
     "01-summary-vs-cause",
     question=(
-        "Two exception types: the one pytest's short summary line shows for the broken pool, and the root cause "
-        'in the chain. Answer as a tuple: answer = ("<summary type>", "<root cause type>").'
+        "Two exception types for test_select_one, the first test of the broken pool: the one its FAILED line in "
+        'pytest\'s short summary shows, and its root cause in the chain. answer = ("<summary type>", "<root cause type>").'
     ),
     hint=(
         "Look at the summary-vs-cause table, or at nb.last_run().detail(test)['chain']: the first entry is what "
@@ -69,8 +69,9 @@ def _check_summary_vs_cause(answer: object) -> str | None:
         )
     if summary == cause == _CAUSE:
         return (
-            "the RuntimeError is the root cause, but pytest's summary does not show it: the summary line names the "
-            "last exception, raised while the pool released the connection."
+            "the RuntimeError is the root cause, and the FAILED lines of the two later tests do show it; but "
+            "test_select_one's FAILED line names the last exception of its chain, raised while the pool released "
+            "the connection."
         )
     if "ScopeMismatch" in (summary, cause):
         return (

@@ -1,0 +1,142 @@
+"""The corpus of real suites (tests/realworld/): each runs in a subprocess, plain and with --loop-guard.
+
+A broken suite fails plain and, guarded, every test it lost is stopped by a LoopMismatchError naming the
+culprit; a fixed suite passes both ways. The guard may stop more tests than fail plain: unguarded, a failed
+test can make its library throw the broken connection away, so the next test passes by luck (redis-py#3048). Every run must finish
+within its timeout: a hang fails the test.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import re
+import subprocess
+import sys
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kit.diagnose.guard import FLAG
+from tests.support.redis_server import redis_server
+
+CORPUS = Path(__file__).parent / "realworld"
+TIMEOUT = 120  # seconds per run of one suite, session teardown included
+# what the libraries raise, unguarded
+RAW_FAILURES = (
+    "got Future",
+    "Timeout context manager should be used inside a task",
+    "InterfaceError: cannot perform operation",
+    "Event loop is closed",
+    "is bound to a different event loop",
+)
+RAW_ERROR_LINE = re.compile(r"^E\s+[\w.]*(Error|Exception)\b", re.MULTILINE)  # a traceback's "E   RuntimeError: ..."
+
+
+@dataclass(frozen=True)
+class Suite:
+    library: str
+    culprit: str | None  # a line of the guard's report naming the object and its holder; None for a fixed suite
+
+
+SUITES = {
+    "sqlalchemy_session_engine": Suite(
+        "SQLAlchemy + asyncpg", "The AsyncEngine: engine, created later, on another loop, inside the value of fixture 'engine'"
+    ),
+    "sqlalchemy_module_engine": Suite(
+        "SQLAlchemy + asyncpg", "The AsyncEngine: engine, held by the module-level global 'engine'"
+    ),
+    "aiohttp_session_client": Suite("aiohttp", "The ClientSession: client, created by fixture 'client' (scope='session'"),
+    "aiohttp_request_closure": Suite(
+        "aiohttp", "The ClientSession: make_request.__closure__[0].cell_contents, created by fixture 'session'"
+    ),
+    "redis_session_pool": Suite(
+        "redis.asyncio",
+        "The Redis client: redis_client, created later, on another loop, inside the value of fixture 'redis_pool'",
+    ),
+    "redis_module_client": Suite(
+        "redis.asyncio", "The Redis client: client._redis_conn, held by the module-level global 'client'"
+    ),
+    "asyncio_module_lock": Suite("asyncio", "The Lock: lock, held by the module-level global 'lock'"),
+    "fixed_sqlalchemy_nullpool": Suite("SQLAlchemy + asyncpg", None),
+    "fixed_sqlalchemy_session_loop": Suite("SQLAlchemy + asyncpg", None),
+    "fixed_aiohttp_session_loop": Suite("aiohttp", None),
+    "fixed_redis_function_client": Suite("redis.asyncio", None),
+}
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 -- the name http.server calls
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def http_url() -> Iterator[str]:
+    """A local HTTP server on 127.0.0.1 answering 200 "ok" to every GET (what the suites' clients call)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def services(http_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """What the suites call besides the kit's PostgreSQL: the HTTP server and a real redis-server."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as redis_url:
+        yield {"REALWORLD_HTTP_URL": http_url, "REALWORLD_REDIS_URL": redis_url}
+
+
+def run_suite(name: str, services: dict[str, str], tmp_path: Path, *args: str) -> dict[str, tuple[str, str]]:
+    """Run one corpus suite; return ``{test name: (outcome, report text)}`` from its JUnit XML."""
+    suite = CORPUS / name
+    xml = tmp_path / f"{name}{'-guarded' if args else ''}.xml"
+    env = {**os.environ, **services, "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "pytest", "-c", str(suite / "pytest.ini"), "--rootdir", str(suite), str(suite)]
+    # In file order: which tests a broken suite loses depends on it (the test extra installs pytest-randomly).
+    command += ["-p", "no:cacheprovider", "-p", "no:randomly", "-o", "timeout=60", f"--junitxml={xml}", *args]
+    try:
+        subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as hung:
+        pytest.fail(f"{name} {' '.join(args)} did not finish within {TIMEOUT} s:\n{hung.stdout}", pytrace=False)
+    results = {}
+    for case in ET.parse(xml).iter("testcase"):
+        problem = next((child for child in case if child.tag in ("failure", "error")), None)
+        outcome = "passed" if problem is None else problem.tag
+        results[case.get("name")] = (outcome, "" if problem is None else f"{problem.get('message')}\n{problem.text}")
+    assert results, f"{name}: no test ran"
+    return results
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_corpus_suite(name: str, services: dict[str, str], tmp_path: Path) -> None:
+    expected = SUITES[name]
+    plain = run_suite(name, services, tmp_path)
+    guarded = run_suite(name, services, tmp_path, FLAG)
+    assert plain.keys() == guarded.keys()
+    if expected.culprit is None:
+        assert {test: outcome for test, (outcome, _) in plain.items()} == dict.fromkeys(plain, "passed"), plain
+        assert {test: outcome for test, (outcome, _) in guarded.items()} == dict.fromkeys(guarded, "passed"), guarded
+        return
+    lost = {test for test, (outcome, _) in plain.items() if outcome != "passed"}
+    stopped = {test for test, (outcome, _) in guarded.items() if outcome != "passed"}
+    assert lost, f"{name} passes unguarded: it is no longer a broken suite"
+    assert any(raw in text for _, text in plain.values() for raw in RAW_FAILURES)
+    assert all(RAW_ERROR_LINE.search(plain[test][1]) for test in lost)  # what the guard's reports must not show
+    assert lost <= stopped, f"plain lost {sorted(lost)}, the guard stopped {sorted(stopped)}"
+    for test in stopped:
+        text = guarded[test][1]
+        assert "LoopMismatchError" in text and expected.culprit in text, f"{test}:\n{text}"
+        assert "Its loop: the " in text and "How to fix it" in text, f"{test}:\n{text}"
+        assert not RAW_ERROR_LINE.search(text), f"{test}: a raw error came through\n{text}"
