@@ -8,6 +8,7 @@ BROWSER_STAMP := $(VENV)/.loop-lab-browser-installed
 LOCK   := kit/course/lock.txt
 # `make install USE_UV=0` installs with plain pip (slower; uv is used otherwise).
 USE_UV ?= 1
+PIP_QUIET    := --quiet --disable-pip-version-check
 # What `make install` and `make install-browser` install (a variable: a comma cannot be a $(call) argument).
 TEST_REQS    := -e '.[test]'
 BROWSER_REQS := -e '.[test,browser]'
@@ -23,23 +24,28 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 setup: install
 	$(PY) -m kit db start
 
-# Install $(1) into the venv with uv: the one on PATH, else one pip puts into the venv (seconds, not minutes);
-# with plain pip, after one message, when uv cannot be had (or USE_UV=0).
+# Install $(1) into the venv with uv: the one on PATH, else one pip puts into the venv (seconds, not minutes):
+# $(PYTHON)'s pip (--python, pip >= 22.3), else the venv's own from ensurepip. With plain pip, after one message,
+# when uv cannot be had (or USE_UV=0). The venv is made without pip (ensurepip alone takes seconds); pip is
+# installed into it with the rest, for `%pip install` in a notebook.
 define install
 	@uv="$$(command -v uv || true)"; \
 	if [ "$(USE_UV)" = 0 ]; then uv=""; \
 	elif [ -z "$$uv" ]; then \
-	  if [ -x $(VENV)/bin/uv ] || $(PY) -m pip install --quiet --disable-pip-version-check uv >/dev/null 2>&1; then uv=$(VENV)/bin/uv; \
+	  if [ -x $(VENV)/bin/uv ] || $(PYTHON) -m pip --python $(PY) install $(PIP_QUIET) uv >/dev/null 2>&1 \
+	    || { $(PY) -m ensurepip --default-pip >/dev/null 2>&1 && $(PY) -m pip install $(PIP_QUIET) uv >/dev/null 2>&1; }; then \
+	    uv=$(VENV)/bin/uv; \
 	  else echo "loop-lab: uv could not be installed; installing with pip instead (a minute or two)"; fi; \
 	fi; \
-	if [ -n "$$uv" ]; then "$$uv" pip install --quiet --python $(PY) -c $(LOCK) $(1); \
-	else $(PY) -m pip install --quiet --disable-pip-version-check -c $(LOCK) $(1); fi
+	if [ -n "$$uv" ]; then "$$uv" pip install --quiet --python $(PY) -c $(LOCK) $(1) pip; \
+	else { $(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip --default-pip >/dev/null; } \
+	  && $(PY) -m pip install $(PIP_QUIET) -c $(LOCK) $(1); fi
 endef
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml $(LOCK)
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
 	$(call install,$(TEST_REQS))
 	@touch $(STAMP)
 
