@@ -48,3 +48,8 @@ def test_exercise_starts_unanswered_and_the_setup_is_ready(passes: tuple[Pass, P
 def test_the_unset_loop_scope_warning_is_shown_here_where_it_is_explained(passes: tuple[Pass, Pass]) -> None:
     for run in passes:
         assert 'The configuration option "asyncio_default_fixture_loop_scope" is unset' in run.text("first-test")
+
+
+def test_the_ipytest_magic_runs_the_cells_test(passes: tuple[Pass, Pass]) -> None:
+    for run in passes:
+        assert "1 passed" in run.text("ipytest-magic")

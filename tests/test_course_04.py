@@ -55,3 +55,11 @@ def test_exercise_starts_unanswered(passes: tuple[Pass, Pass]) -> None:
 
 def test_schema_is_dropped_afterwards(passes: tuple[Pass, Pass]) -> None:
     assert schema_exists("nb04") is False
+
+
+def test_the_counts_and_the_teardown_error_are_what_the_prose_says(passes: tuple[Pass, Pass]) -> None:
+    """md-07/md-08: two candidates fail (four tests), and connection's teardown errors with the closed loop."""
+    for run in passes:
+        text = run.text("candidates")
+        assert "4 failed, 4 passed, 1 error" in text
+        assert "ERROR" in text and "RuntimeError: Event loop is closed" in text

@@ -8,7 +8,9 @@ import pkgutil
 import pytest
 
 import kit.course.exercises as exercises
+import kit.course.exercises.nb05  # noqa: F401  (exercises.nb05 below)
 import tests.exercise_cases as exercise_cases
+import tests.exercise_cases.nb05  # noqa: F401
 
 
 def _cases() -> list[tuple[str, dict]]:
@@ -64,3 +66,11 @@ def test_verdicts_show_a_word_and_a_colour_not_an_emoji() -> None:
         assert str(verdict).split(" [")[0].isascii()
     assert 'style="color:#1a7f37"' in right._repr_html_() and 'style="color:#b3261e"' in wrong._repr_html_()
     assert "<script>" not in exercises.Verdict("k", False, "<script>")._repr_html_()
+
+
+def test_the_first_try_of_exercise_05_does_not_give_the_answer_away() -> None:
+    """The notebook's cell starts with a bare marker: the first check explains, the hint and solution tell."""
+    bare = dict(exercise_cases.nb05.CASES[exercises.nb05.KEY]["wrong"])
+    first = next(answer for answer in bare if getattr(answer, "__name__", "") == "_bare")
+    message = exercises.check(exercises.nb05.KEY, first).message
+    assert "attached to a different loop" in message and 'loop_scope="session"' not in message

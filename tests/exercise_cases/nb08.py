@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from kit.course.exercises.nb08 import KEY
+
 CASES = {
-    "08-notebook-runner": {
-        "right": ["run_in_thread", "run_in_thread=True", "ipytest.autoconfig(run_in_thread=True)", "Run in thread"],
+    KEY: {
+        "right": ["c", "C", " (c) "],
         "wrong": [
-            ("nest_asyncio", "Runner, whose run() still sees a running loop"),
-            ("top-level await", "belongs to the kernel's loop"),
-            ("run_in_thread=False", "is the plain ipytest.run()"),
-            ("nest_asyncio and run_in_thread", "pick one"),
-            ("asyncio.run", "none of the three"),
-            (..., "answer with one of"),
+            ("a", "does not move kernel_pool's futures"),
+            ("b", "Runner.run() cannot be called from a running event loop"),
+            ("d", "not the kernel's loop either"),
+            ("e", "is not one of the letters"),
+            (..., "answer with one letter"),
         ],
     },
 }

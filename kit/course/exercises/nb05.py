@@ -43,7 +43,7 @@ def _check_session_marker(answer: Any) -> str | None:
     if not marks:
         return (
             "the test has no asyncio marker. In strict mode pytest-asyncio runs only marked tests, and pytest fails an "
-            'unmarked async test. Add @pytest.mark.asyncio(loop_scope="session").'
+            "unmarked async test. Give it an asyncio marker that puts it on db's loop."
         )
     if len(marks) > 1:
         return "the test carries more than one asyncio marker, and only the nearest counts: keep exactly one."
@@ -60,7 +60,8 @@ def _check_session_marker(answer: Any) -> str | None:
         return (
             "a bare @pytest.mark.asyncio runs the test on the default test loop scope, function (it is unset here): "
             "a loop of its own, while db's connection lives on the session loop. The test would fail with "
-            '"attached to a different loop". Give the marker loop_scope="session".'
+            '"attached to a different loop". Which keyword of the marker chooses the loop, and which loop is db\'s? '
+            "(hint() if you are stuck.)"
         )
     if loop_scope == "session":
         return None

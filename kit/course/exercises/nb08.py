@@ -1,60 +1,60 @@
-"""Exercise of notebook 08: what lets pytest-asyncio 1.x tests run inside a Jupyter kernel."""
+"""Exercise of notebook 08: what would make the test that uses a pool made by top-level ``await`` pass."""
 
 from __future__ import annotations
 
 from kit.course.exercises import exercise
 from kit.course.exercises._inspect import blank, normalise
 
-CHOICES = ("run_in_thread", "nest_asyncio", "top-level await")
+KEY = "08-kernel-pool"
+CHOICES = {
+    "a": "call nest_asyncio.apply() before nb.run()",
+    "b": "run the tests with nb.run(run_in_thread=False)",
+    "c": "create the pool in a fixture instead of with await in a cell",
+    "d": 'mark the test @pytest.mark.asyncio(loop_scope="session")',
+}
+_WHY_NOT = {
+    "a": (
+        "nest_asyncio lets run_until_complete() nest inside a running loop; it does not move kernel_pool's futures to "
+        "the test's loop, so the test still gets 'attached to a different loop' (the kernel model above ran with "
+        "nest_asyncio: the broken pool failed just the same)."
+    ),
+    "b": (
+        "without its own thread, pytest runs where the kernel's loop is running, and pytest-asyncio's Runner refuses "
+        "to start: every async test errors with 'Runner.run() cannot be called from a running event loop'."
+    ),
+    "d": (
+        "the session loop is pytest-asyncio's loop for this nb.run() session, created in pytest's thread: it is not "
+        "the kernel's loop either, so kernel_pool's futures are still foreign there."
+    ),
+}
 
 
 @exercise(
-    "08-notebook-runner",
+    KEY,
     question=(
-        "Which one lets pytest-asyncio 1.x tests run in a notebook: 'run_in_thread', 'nest_asyncio' or "
-        "'top-level await'? Answer with one of the three."
+        "test_uses_kernel_pool failed with 'attached to a different loop'. Which ONE change makes it pass? "
+        + "; ".join(f"{key}) {text}" for key, text in CHOICES.items())
+        + ". Answer with the letter."
     ),
     hint=(
-        "pytest-asyncio 1.x runs every async test and fixture with asyncio.Runner, and Runner.run() refuses to start "
-        "when the calling thread already has a running loop. Which choice gives pytest a thread without one?"
+        "Ask which loop kernel_pool belongs to (the one that ran the cell's await) and which loop the test runs on. "
+        "Which change puts the pool on the test's loop, rather than moving the test somewhere else?"
     ),
     solution=(
-        'answer = "run_in_thread"\n'
-        "# ipytest.autoconfig(run_in_thread=True) (kit.course.notebook.setup() does it) runs pytest in a new thread. That thread\n"
-        "# has no running loop, so pytest-asyncio's Runner can create and run the loops it wants.\n"
-        "# nest_asyncio patches the kernel's loop, but Runner.run() still sees a running loop and refuses.\n"
-        "# Top-level await runs a coroutine on the kernel's loop: fine for exploring, but it does not run pytest."
+        'answer = "c"\n'
+        "# A pool made with await in a cell belongs to the kernel's loop, which no test ever runs on: pytest runs in\n"
+        "# its own thread, on loops pytest-asyncio creates. Created in a fixture, the pool is made on the loop of the\n"
+        "# tests that use it (function scope: the test's own; loop_scope='session' on fixture and tests: the session's)."
     ),
     praise=(
-        "Right: run_in_thread=True. pytest runs in a fresh thread with no running loop, so pytest-asyncio's Runner "
-        "can create the loops it needs."
+        "Right: created in a fixture, the pool is made on the loop pytest-asyncio runs the fixture on, which is the "
+        "test's loop (or, with loop_scope='session' on both, the session's). Nothing else moves the pool."
     ),
 )
-def _check_notebook_runner(answer: object) -> str | None:
-    if blank(answer):
-        return f"answer with one of {', '.join(repr(c) for c in CHOICES)} as a string."
-    text = normalise(answer)
-    named = [choice for choice, key in zip(CHOICES, ("runinthread", "nest", "await")) if key in text]
-    if len(named) > 1:
-        return f"pick one: your answer names {' and '.join(named)}. Only one of them is needed (and works)."
-    if named == ["run_in_thread"]:
-        if text.endswith("false"):
-            return (
-                "run_in_thread=False is the plain ipytest.run(): pytest runs in the kernel's thread, where the kernel's "
-                "loop is running, and every async test fails with 'Runner.run() cannot be called from a running event loop'."
-            )
-        return None
-    if named == ["nest_asyncio"]:
-        return (
-            "nest_asyncio patches the kernel's loop so that run_until_complete() may nest, but pytest-asyncio 1.x uses "
-            "asyncio.Runner, whose run() still sees a running loop: every async test still fails with "
-            "'Runner.run() cannot be called from a running event loop', correctly fixed loop_scope='session' tests included. "
-            "And the patch stays in the kernel until it restarts."
-        )
-    if named == ["top-level await"]:
-        return (
-            "top-level await runs a coroutine on the kernel's own loop: good for exploring (await conn.fetchval(...) in "
-            "a cell), but it does not run pytest. A pool created that way belongs to the kernel's loop, and a test on its "
-            "own loop that uses it gets 'attached to a different loop'."
-        )
-    return f"{answer!r} is none of the three; answer with one of {', '.join(repr(c) for c in CHOICES)}."
+def _check_kernel_pool(answer: object) -> str | None:
+    if blank(answer) or not isinstance(answer, str):
+        return f"answer with one letter, as a string: {', '.join(repr(key) for key in CHOICES)}."
+    letter = normalise(answer)
+    if letter not in CHOICES:
+        return f"{answer!r} is not one of the letters {', '.join(CHOICES)}; answer with one of them."
+    return None if letter == "c" else f"not {letter}: {_WHY_NOT[letter]}"
