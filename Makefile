@@ -4,27 +4,59 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.loop-lab-installed
 BROWSER_STAMP := $(VENV)/.loop-lab-browser-installed
+# The exact versions the lessons were written against; every install uses them as constraints.
+LOCK   := kit/course/lock.txt
+# `make install USE_UV=0` installs with plain pip (slower; uv is used otherwise).
+USE_UV ?= 1
+PIP_QUIET    := --quiet --disable-pip-version-check
+# What `make install` and `make install-browser` install (a variable: a comma cannot be a $(call) argument).
+TEST_REQS    := -e '.[test]'
+BROWSER_REQS := -e '.[test,browser]'
+# JupyterLab's port, unless LAB_ARGS names one (`make lab LAB_ARGS="--port=9911"` serves on 9911).
 LAB_PORT ?= 8888
+LAB_PORT_ARG = $(if $(filter --port --port=% --ServerApp.port --ServerApp.port=%,$(LAB_ARGS)),,--port=$(LAB_PORT))
 # Jupyter refuses to run as root unless told to (CI and containers run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup install install-browser lab test test-browser stop clean notebooks-clean notebooks-check
+.PHONY: setup install install-browser lab lint test test-browser test-pythons stop clean notebooks-clean notebooks-check
 
 # The set-up shared by `make lab` and `make test`: a virtual environment, the kit installed, its server up.
 setup: install
 	$(PY) -m kit db start
 
+# Install $(1) into the venv with uv: the one on PATH, else one pip puts into the venv (seconds, not minutes):
+# $(PYTHON)'s pip (--python, pip >= 22.3), else the venv's own from ensurepip. With plain pip, after one message,
+# when uv cannot be had (or USE_UV=0). The venv is made without pip (ensurepip alone takes seconds); pip is
+# installed into it with the rest, for `%pip install` in a notebook.
+define install
+	@uv="$$(command -v uv || true)"; \
+	if [ "$(USE_UV)" = 0 ]; then uv=""; \
+	elif [ -z "$$uv" ]; then \
+	  if [ -x $(VENV)/bin/uv ] || $(PYTHON) -m pip --python $(PY) install $(PIP_QUIET) uv >/dev/null 2>&1 \
+	    || { $(PY) -m ensurepip --default-pip >/dev/null 2>&1 && $(PY) -m pip install $(PIP_QUIET) uv >/dev/null 2>&1; }; then \
+	    uv=$(VENV)/bin/uv; \
+	  else echo "loop-lab: uv could not be installed; installing with pip instead (a minute or two)"; fi; \
+	fi; \
+	if [ -n "$$uv" ]; then "$$uv" pip install --quiet --python $(PY) -c $(LOCK) $(1) pip; \
+	else { $(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip --default-pip >/dev/null; } \
+	  && $(PY) -m pip install $(PIP_QUIET) -c $(LOCK) $(1); fi
+endef
+
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+$(STAMP): pyproject.toml $(LOCK)
+	@test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
+	$(call install,$(TEST_REQS))
 	@touch $(STAMP)
 
 # JupyterLab on notebooks/; kernels inherit the kit's settings (they also find its server on their own).
 lab: setup
-	DATABASE_URL="$$($(PY) -m kit db url)" $(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(LAB_PORT) $(ROOT_FLAG) $(LAB_ARGS)
+	DATABASE_URL="$$($(PY) -m kit db url)" $(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_PORT_ARG) $(ROOT_FLAG) $(LAB_ARGS)
+
+# What CI checks before the tests: ruff's lint and format over kit/ and tests/ (configured in pyproject.toml).
+lint: install
+	$(VENV)/bin/ruff check kit tests
+	$(VENV)/bin/ruff format --check kit tests
 
 # The whole suite against a real server; stops the server afterwards if this target started it.
 test: install
@@ -43,11 +75,26 @@ test-browser: install-browser
 	if [ $$started = 1 ]; then $(PY) -m kit db stop; fi; \
 	exit $$rc
 
+# The library's own tests (diagnose and plugin) on every Python 3.10-3.13 on this machine (.ci/pythons lists them),
+# each in a uv venv under .venvs/ holding the library alone (core dependencies at the lock's versions).
+LIBRARY_TESTS := tests/test_guard.py tests/test_audit.py tests/test_recorder.py tests/test_plugin.py
+test-pythons: install
+	@if $(PY) -m kit db status --quiet; then started=0; else started=1; fi; \
+	url="$$($(PY) -m kit db url)" || exit 1; rc=0; \
+	for python in $$(.ci/pythons); do \
+	  env=.venvs/$$(basename $$python); echo "== $$python"; \
+	  $(VENV)/bin/uv venv --quiet --allow-existing --python $$python $$env && \
+	  $(VENV)/bin/uv pip install --quiet --python $$env/bin/python -c $(LOCK) -e . pytest-timeout && \
+	  DATABASE_URL="$$url" $$env/bin/python -m pytest $(LIBRARY_TESTS) $(PYTEST_ARGS) || rc=1; \
+	done; \
+	if [ $$started = 1 ]; then $(PY) -m kit db stop; fi; \
+	exit $$rc
+
 # Playwright (from PyPI) drives the system's Chromium; it never downloads a browser of its own.
 install-browser: $(BROWSER_STAMP)
 
 $(BROWSER_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[test,browser]'
+	$(call install,$(BROWSER_REQS))
 	@touch $(BROWSER_STAMP)
 
 stop:
@@ -56,7 +103,7 @@ stop:
 # Stop the server, delete its data and the virtual environment.
 clean:
 	@if [ -x $(PY) ]; then $(PY) -m kit db stop --remove; fi
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .venvs .pytest_cache .ruff_cache build dist *.egg-info
 
 # JupyterLab autosaves outputs into the notebooks; the course is committed without them. Strips them, keeping cell ids.
 notebooks-clean: install

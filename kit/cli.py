@@ -41,9 +41,9 @@ def _db(args: argparse.Namespace) -> int:
 def _doctor(args: argparse.Namespace) -> int:
     from kit.course import doctor
 
-    frame = doctor.run_checks()
-    print(doctor.format_table(frame))
-    return 0 if bool(frame["ok"].all()) else 1
+    rows = doctor.checks()
+    print(doctor.format_table(rows))
+    return 0 if all(row.ok for row in rows) else 1
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     db.add_argument("--quiet", action="store_true", help="with status: print nothing, exit 0 if the database answers, 3 if not")
     db.set_defaults(func=_db)
 
-    doctor = commands.add_parser("doctor", help="check Python, pinned packages, the database and pytest-asyncio settings")
+    doctor = commands.add_parser(
+        "doctor", help="check Python, the locked packages, the database and pytest-asyncio settings (works before set-up)"
+    )
     doctor.set_defaults(func=_doctor)
 
     audit = commands.add_parser("audit", help="list async fixtures whose scope is wider than their loop scope")

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-# Imported before any test that uses pytester: pytester drops the modules first imported during such a test,
-# and numpy (under pandas) cannot be imported twice in one process.
-import pandas  # noqa: F401
 import pytest
 
 from kit.db.server import ensure_server
 from kit.diagnose.isolation import AUTOLOAD_ENV
 from tests.support.kit_cli import kit, kit_env
 from tests.support.leaks import kit_connections_left
+
+# Imported before any test that uses pytester: pytester drops the modules first imported during such a test,
+# and numpy (under pandas) cannot be imported twice in one process. The library's own tests also run without
+# the course extra, so without pandas (`make test-pythons`).
+with contextlib.suppress(ModuleNotFoundError):
+    import pandas  # noqa: F401
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

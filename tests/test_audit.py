@@ -211,6 +211,7 @@ def test_loop_scope_narrower_than_fixture_scope_is_flagged(suite):
 
 
 def test_to_frame_has_the_documented_columns(suite):
+    pytest.importorskip("pandas", reason="to_frame() needs pandas, which comes with the course extra")
     frame = audit([suite(SESSION_WITHOUT_LOOP_SCOPE)]).to_frame()
     for column in ("fixture", "scope", "loop_scope", "test", "test_loop_scope", "marker", "risk", "fix"):
         assert column in frame.columns

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from kit.course import doctor
 from kit.db.config import DatabaseConfig
 from tests.support.kit_cli import kit, kit_env
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_all_green_on_a_set_up_machine() -> None:
@@ -66,3 +72,19 @@ def test_a_package_off_its_pin_fails_with_the_pip_command(monkeypatch: pytest.Mo
     monkeypatch.setattr(doctor.metadata, "version", lambda name: "0.21.2" if name == "pytest-asyncio" else real_version(name))
     row = doctor._package("pytest-asyncio", doctor.pins()["pytest-asyncio"])
     assert not row.ok and "pip install 'pytest-asyncio==1.5.0'" in row.fix
+
+
+def test_the_pre_flight_runs_before_set_up_on_the_standard_library_alone(tmp_path: Path) -> None:
+    bare = tmp_path / "bare"  # a Python with nothing installed: no pandas, no packaging, no pytest, no kit
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", bare], check=True)
+    result = subprocess.run(
+        [bare / "bin" / "python", "-m", "kit", "doctor"], cwd=ROOT, env=kit_env(), capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stdout + result.stderr
+    lines = [re.split(r"\s{2,}", line) for line in result.stdout.splitlines()[1:] if line.startswith(("ok ", "FAIL "))]
+    rows = {cells[1]: "  ".join(cells) for cells in lines}
+    assert rows["Python"].startswith("ok")
+    assert rows["package pytest-asyncio"].startswith("FAIL") and "not installed  ==1.5.0" in rows["package pytest-asyncio"]
+    assert "not checked: asyncpg not installed" in rows["database"]
+    assert all("make setup" in line for name, line in rows.items() if name != "Python")
+    assert f"{len(rows) - 1} check(s) failed" in result.stdout

@@ -85,3 +85,11 @@ def test_make_lab_serves_jupyterlab_whose_kernels_reach_the_database(lab: Lab) -
         assert "ANSWER 42" in _execute(lab, kernel["id"], CODE)
     finally:
         _api(lab, f"/api/kernels/{kernel['id']}", "DELETE")
+
+
+def test_a_port_in_lab_args_wins_over_lab_port(tmp_path: Path) -> None:
+    with running_lab(ROOT, tmp_path / "lab.log", port_in_lab_args=True) as lab:
+        with urllib.request.urlopen(lab.url("/api/status"), timeout=10) as status:
+            assert status.status == 200
+    log = (tmp_path / "lab.log").read_text()
+    assert "only accepts one value" not in log and "--port=" in log

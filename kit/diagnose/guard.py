@@ -180,7 +180,7 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureR
         user = _User("fixture", fixturedef.argname, choice.scope, choice.decided_by)
         inputs, globals_ = _with_globals(original_function(fixturedef.func), values)
         try:
-            running = runner_loop(request.getfixturevalue, choice.scope)
+            running = runner_loop(request.getfixturevalue, choice.scope, request.node)
             guard.check(user, inputs, globals_, running, request.node)
         except LoopMismatchError as error:
             fixturedef.cached_result = (None, fixturedef.cache_key(request), (error, error.__traceback__))
@@ -208,7 +208,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
         funcargs = pyfuncitem.funcargs
         values = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames if name in funcargs}
         inputs, globals_ = _with_globals(original_function(pyfuncitem.obj), values)
-        guard.check(user, inputs, globals_, runner_loop(funcargs.__getitem__, choice.scope), pyfuncitem)
+        guard.check(user, inputs, globals_, runner_loop(funcargs.__getitem__, choice.scope, pyfuncitem), pyfuncitem)
     return (yield)
 
 

@@ -286,7 +286,7 @@ class Recorder:
     def _runner_loop(self, item: pytest.Item, loop_scope: str) -> str:
         """The loop of the pytest-asyncio runner that runs ``item``'s body, or ``"unknown"``."""
         try:
-            return self._label(runner_loop(item.funcargs.__getitem__, loop_scope))  # type: ignore[attr-defined]
+            return self._label(runner_loop(item.funcargs.__getitem__, loop_scope, item))  # type: ignore[attr-defined]
         except Exception:
             return UNKNOWN
 

@@ -17,7 +17,9 @@ from typing import Any, NamedTuple
 import pytest
 
 SCOPES = ("function", "class", "module", "package", "session")
-_NOT_INSTALLED = "pytest-asyncio is not installed: pip install 'pytest-asyncio>=1.0' (the kit pins 1.5.0)."
+# The collector whose stash names a scope's event loop fixture in pytest-asyncio 0.23 to 0.26.
+_SCOPE_ROOTS = {"class": pytest.Class, "module": pytest.Module, "package": pytest.Package, "session": pytest.Session}
+_NOT_INSTALLED = "pytest-asyncio is not installed: pip install 'pytest-asyncio>=0.24' (the course is written against 1.5.0)."
 
 
 def asyncio_version() -> str | None:
@@ -25,6 +27,17 @@ def asyncio_version() -> str | None:
     try:
         return _dist_version("pytest-asyncio")
     except PackageNotFoundError:
+        return None
+
+
+def asyncio_ini(config: pytest.Config, name: str) -> str | None:
+    """pytest-asyncio's ini option ``name``, or ``None`` when it is unset or the installed version has no such option.
+
+    ``asyncio_default_fixture_loop_scope`` came with 0.24, ``asyncio_default_test_loop_scope`` with 0.26.
+    """
+    try:
+        return config.getini(name) or None
+    except ValueError:  # pytest: "unknown configuration value"
         return None
 
 
@@ -54,7 +67,7 @@ def loop_choice_of_fixture(fixturedef: pytest.FixtureDef, config: pytest.Config)
     own = _declared_loop_scope(func)
     if own:
         return LoopChoice(own, f"loop_scope={own!r} on fixture {fixturedef.argname!r}", False)
-    default = config.getini("asyncio_default_fixture_loop_scope")
+    default = asyncio_ini(config, "asyncio_default_fixture_loop_scope")
     if default and default != "fixture-scope":
         return LoopChoice(default, f"no loop_scope -> asyncio_default_fixture_loop_scope={default!r}", False)
     setting = "'fixture-scope'" if default else "unset"
@@ -76,7 +89,7 @@ def loop_scope_of_test(item: pytest.Item) -> LoopChoice:
     The nearest ``asyncio`` marker wins (test, then class, then module ``pytestmark``); a marker
     without ``loop_scope`` means ``asyncio_default_test_loop_scope``.
     """
-    default = item.config.getini("asyncio_default_test_loop_scope") or "function"
+    default = asyncio_ini(item.config, "asyncio_default_test_loop_scope") or "function"
     found = list(item.iter_markers_with_node("asyncio"))
     if not found:
         return LoopChoice(default, f"no asyncio marker -> asyncio_default_test_loop_scope={default!r}", False)
@@ -234,12 +247,29 @@ def source_location(func: Callable[..., Any]) -> str:
 # ---- private helpers -------------------------------------------------------------------------------
 
 
-def runner_loop(getvalue: Callable[[str], Any], scope: str) -> object:
-    """The loop of pytest-asyncio's runner fixture for ``scope`` (``_function_scoped_runner`` ...).
+def runner_loop(getvalue: Callable[[str], Any], scope: str, node: pytest.Item | pytest.Collector) -> object:
+    """The event loop pytest-asyncio runs ``scope``'s code on, seen from ``node`` (the test, or the fixture's node).
 
-    ``getvalue`` maps a fixture name to its value (``request.getfixturevalue``, ``item.funcargs.__getitem__``).
+    1.1 and later: the loop of its runner fixture (``_function_scoped_runner`` ...); 1.0: the loop fixture
+    ``_function_event_loop`` ...; 0.23 to 0.26: the ``event_loop`` fixture for function scope, else the loop
+    fixture whose name the scope's collector keeps in its stash. ``getvalue`` maps a fixture name to its value
+    (``request.getfixturevalue``, ``item.funcargs.__getitem__``); a name it does not know raises a LookupError
+    (KeyError, or pytest's FixtureLookupError).
     """
-    return getvalue(f"_{scope}_scoped_runner").get_loop()
+    try:
+        return getvalue(f"_{scope}_scoped_runner").get_loop()
+    except LookupError:
+        pass
+    try:
+        return getvalue(f"_{scope}_event_loop")
+    except LookupError:
+        pass
+    if scope == "function":
+        return getvalue("event_loop")
+    from pytest_asyncio.plugin import _event_loop_fixture_id
+
+    root = next(n for n in reversed(node.listchain()) if isinstance(n, _SCOPE_ROOTS[scope]))
+    return getvalue(root.stash[_event_loop_fixture_id])
 
 
 def is_async_test(item: pytest.Item) -> bool:

@@ -52,8 +52,11 @@ def _answers(lab: Lab) -> bool:
 
 
 @contextlib.contextmanager
-def running_lab(root: Path, log: Path, *, timeout: float = 180) -> Iterator[Lab]:
+def running_lab(root: Path, log: Path, *, timeout: float = 180, port_in_lab_args: bool = False) -> Iterator[Lab]:
     """Run ``make lab`` in ``root`` on a free port with a fresh token; JupyterLab's output goes to ``log``.
+
+    The port is given as ``LAB_PORT``, or with ``port_in_lab_args`` as ``--port`` in ``LAB_ARGS`` (with
+    ``LAB_PORT`` set to another free port, which must lose).
 
     Settings and workspaces live in a temporary directory, so a developer's own JupyterLab settings
     (a skipped restart dialog, another windowing mode) cannot change what the browser sees; autosave is
@@ -64,6 +67,9 @@ def running_lab(root: Path, log: Path, *, timeout: float = 180) -> Iterator[Lab]
         f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.token={token} "
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"
     )
+    lab_port = port
+    if port_in_lab_args:
+        args, lab_port = f"{args} --port={port}", _free_port()
     lab = Lab(f"http://127.0.0.1:{port}", token)
     with tempfile.TemporaryDirectory(prefix="loop-lab-browser-") as scratch, log.open("w") as output:
         for name, text in _SETTINGS.items():
@@ -72,7 +78,7 @@ def running_lab(root: Path, log: Path, *, timeout: float = 180) -> Iterator[Lab]
             target.write_text(text)
         env = kit_env(JUPYTERLAB_SETTINGS_DIR=f"{scratch}/settings", JUPYTERLAB_WORKSPACES_DIR=f"{scratch}/workspaces")
         process = subprocess.Popen(
-            ["make", "lab", f"LAB_PORT={port}", f"LAB_ARGS={args}"],
+            ["make", "lab", f"LAB_PORT={lab_port}", f"LAB_ARGS={args}"],
             cwd=root,
             env=env,
             stdout=output,
