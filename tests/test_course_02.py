@@ -49,6 +49,7 @@ def test_the_live_scenario_table_matches_the_measured_version(passes: tuple[Pass
         assert "scope" in rows["F"]["warnings"] and "deprecated" in rows["F"]["warnings"]
         assert DIFFERENT_LOOP in rows["D"]["detail"]
         assert "[10/10] scenario" in run.text("scenarios-run")
+        assert not any(row["warnings"].endswith("...") for row in rows.values()), "the warnings are shown in full"
     assert "asyncio_mode = strict" in passes[0].text("scenario-source")
 
 

@@ -49,6 +49,10 @@ def test_strategy_table_lists_every_strategy_with_numbers(passes: tuple[Pass, Pa
         assert rows["connect_per_test_tcp"][column["compared_with"]] == "baseline"
         for name in ("baseline", "baseline_session_loop"):
             assert float(rows[name][column["per_test_ms"]]) == 0.0
+        for name in STRATEGIES:  # md-03: three rounds, their spread shown; no cost below zero
+            if not name.startswith("baseline"):
+                assert float(rows[name][column["spread_ms"]]) >= 0.0
+            assert float(rows[name][column["session_setup_ms"]]) >= 0.0
 
 
 def test_chart_is_an_image(passes: tuple[Pass, Pass]) -> None:

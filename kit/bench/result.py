@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 
 
+def _spread(samples: list[float] | None) -> float | None:
+    """How far apart the rounds of one strategy were (max - min, ms); None with a single round."""
+    return round(max(samples) - min(samples), 3) if samples and len(samples) > 1 else None
+
+
 def _require(data: dict[str, Any], part: str, present: bool) -> None:
     """Refuse a table or chart of a part this run did not measure, saying how to measure it."""
     if not present:
@@ -45,6 +50,8 @@ class BenchResult:
     def to_frame(self) -> pandas.DataFrame:
         """The fixture strategies, cheapest first after the two empty-test baselines: per-test cost, ratios, one-time costs.
 
+        ``spread_ms`` is how far apart the per-test costs of the rounds were (max - min), when there was more than one.
+
         ``compared_with`` names the baseline each strategy's cost is measured above (the empty test on the same loop).
         """
         import pandas as pd
@@ -54,6 +61,7 @@ class BenchResult:
             "label",
             "compared_with",
             "per_test_ms",
+            "spread_ms",
             "ratio_to_cheapest",
             "per_test_mean_ms",
             "session_setup_ms",
@@ -71,6 +79,7 @@ class BenchResult:
                         "label": base["label"],
                         "compared_with": None,
                         "per_test_ms": 0.0,
+                        "spread_ms": None,
                         "ratio_to_cheapest": None,
                         "per_test_mean_ms": 0.0,
                         "session_setup_ms": 0.0,
@@ -80,7 +89,7 @@ class BenchResult:
                     }
                 )
         rows += [
-            {"name": row["name"], **{key: row.get(key) for key in columns}}
+            {"name": row["name"], **{key: row.get(key) for key in columns}, "spread_ms": _spread(row.get("per_test_ms_samples"))}
             for row in sorted(self.data["fixture_strategies"], key=lambda r: r["per_test_ms"])
         ]
         return pd.DataFrame(rows, columns=["name", *columns]).set_index("name")
