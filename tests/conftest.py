@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from kit.db.server import ensure_server
+from kit.db.state import state_dir
 from kit.diagnose.isolation import AUTOLOAD_ENV
 from tests.support.kit_cli import kit, kit_env
 from tests.support.leaks import kit_connections_left
@@ -22,7 +23,12 @@ with contextlib.suppress(ModuleNotFoundError):
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Start (or find) the database once, and hand its URL to every subprocess and kernel the tests start."""
+    """Start (or find) the database once, and hand its URL to every subprocess and kernel the tests start.
+
+    The state directory is pinned too: pytester gives its runs a HOME of their own, which would move the
+    default one (~/.local/state/loop-lab) away from the server this session uses.
+    """
+    os.environ.setdefault("LOOP_LAB_HOME", str(state_dir()))
     os.environ["DATABASE_URL"] = ensure_server()
 
 
