@@ -203,3 +203,11 @@ def test_a_failed_provisioning_leaves_no_role_behind(limited_admin: tuple[str, s
     assert ADMIN_PASSWORD not in str(caught.value)
     name = database_name("no-createdb")
     assert _superuser_sql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{name}'") == [0]
+
+
+def test_status_before_a_learner_is_provisioned_says_so(tmp_path: Path) -> None:
+    """Not "No database is configured": the room's central server is configured, this learner's database is not yet."""
+    env = kit_env(tmp_path / "fresh-home", LOOP_LAB_ADMIN_URL="postgresql://admin:x@127.0.0.1:1/postgres")
+    result = subprocess.run([sys.executable, "-m", "kit", "db", "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3
+    assert "has not been provisioned in this home yet" in result.stdout and "No database is configured" not in result.stdout
