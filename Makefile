@@ -80,12 +80,15 @@ test: install
 	if [ $$started = 1 ]; then $(PY) -m kit db stop; fi; \
 	exit $$rc
 
-# Notebooks 00 and 01 run through JupyterLab's UI in headless Chromium (Debian's `chromium`; see .ci/run).
+# Notebooks 00 and 01 run through JupyterLab's UI in headless Chromium (Debian's `chromium`; see .ci/run), with
+# pytest-playwright: a failing test leaves its trace and a screenshot in artifacts/playwright/ (`playwright show-trace`).
 # Screenshots and JupyterLab's log go to artifacts/; docs/browser-test.md says more.
+BROWSER_TESTS ?= tests/browser
+BROWSER_ARGS  := --tracing retain-on-failure --screenshot only-on-failure --output artifacts/playwright
 test-browser: install-browser
 	@if $(PY) -m kit db status --quiet; then started=0; else started=1; fi; \
 	$(PY) -m kit db start || exit 1; \
-	$(PY) -m pytest tests/browser $(PYTEST_ARGS); rc=$$?; \
+	$(PY) -m pytest $(BROWSER_TESTS) $(BROWSER_ARGS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$started = 1 ]; then $(PY) -m kit db stop; fi; \
 	exit $$rc
 
