@@ -108,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     notebooks.set_defaults(func=_notebooks)
 
     lab = commands.add_parser(
-        "lab", help="copy the course into DEST if needed, start the server, open JupyterLab there (JupyterLab options follow)"
+        "lab",
+        help="copy the course into DEST if needed, start the server, open JupyterLab there "
+        "(JupyterLab options follow as --name=value, e.g. --port=9911)",
     )
     _dest_argument(lab)
     lab.set_defaults(func=_lab)

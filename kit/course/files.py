@@ -59,6 +59,7 @@ def copy_course(dest: Path = DEFAULT_DEST, *, force: bool = False, source: Path 
     if dest.exists() and not dest.is_dir():
         raise CourseFilesError(f"{dest} is a file; give a folder to copy the course into, e.g. {DEFAULT_DEST}")
     recorded = _manifest(dest)
+    dest.mkdir(parents=True, exist_ok=True)
     done = Copied(dest)
     for name in course_files(source):
         target, shipped = dest / name, _digest(source / name)
