@@ -122,6 +122,8 @@ def test_it_installs_beside_a_projects_pytest_asyncio_and_the_guard_works_there(
     _run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", wheel)
     after = _run(python, "-c", "import pytest_asyncio; print(pytest_asyncio.__version__)").stdout.strip()
     assert after == before, f"installing the wheel changed pytest-asyncio from {before} to {after}"
+    _run(venv / "bin" / "loop-lab", "notebooks", tmp_path / "course", cwd=tmp_path)
+    assert (tmp_path / "course" / "00_check_your_setup.ipynb").is_file(), "loop-lab notebooks did not write the course"
 
     project = tmp_path / "project"
     project.mkdir()
