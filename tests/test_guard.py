@@ -571,3 +571,53 @@ def test_kit_plugin_loads_the_guard(pytester, dsn, monkeypatch, body, outcome):
     result = pytester.runpytest("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning", FLAG)
     result.assert_outcomes(**outcome)
     assert ("fixture 'session_pool' (scope='session', loop_scope='session')" in result.stdout.str()) == ("failed" in outcome)
+
+
+# A loop error the guard cannot foresee: the session-loop future is reached through a computed name.
+UNFORESEEN = """
+import sys
+
+_hidden = {}
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def server():
+    _hidden["ready"] = asyncio.get_running_loop().create_future()
+    yield "started"
+
+
+@pytest.mark.asyncio
+async def test_waits_for_the_server(server):
+    await vars(sys.modules[__name__])["_hid" + "den"]["ready"]
+"""
+
+
+def test_an_unforeseen_loop_error_names_the_fixtures_on_another_loop(run):
+    result = run(UNFORESEEN, FLAG)
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "(LoopMismatchError from kit.diagnose.guard; the raw error is kept as its cause" in text
+    assert "test 'test_waits_for_the_server' failed with an event-loop error the loop guard could not foresee:" in text
+    assert "attached to a different loop" in text  # the raw error, quoted
+    assert "fixture 'server' (scope='session', loop_scope='session')" in text and "on the session-scoped loop" in text
+    assert "How to fix it" in text
+
+
+def test_without_the_flag_an_unforeseen_loop_error_is_unchanged(run):
+    result = run(UNFORESEEN)
+    result.assert_outcomes(failed=1)
+    assert "LoopMismatchError" not in result.stdout.str() and "attached to a different loop" in result.stdout.str()
+
+
+def test_the_recorder_shows_the_diagnosis_as_the_message(pytester, dsn, monkeypatch):
+    from kit.diagnose.recorder import Recorder
+
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_suite=HEADER + textwrap.dedent(UNFORESEEN))
+    recorder = Recorder()
+    pytester.runpytest_inprocess("-p", "no:kit", "-p", "kit.diagnose.guard", "-p", "no:cacheprovider", FLAG, plugins=[recorder])
+    [row] = recorder.results()
+    assert row["error_type"] == "LoopMismatchError"
+    assert row["message"] == "test 'test_waits_for_the_server' failed with an event-loop error the loop guard could not foresee:"
+    assert any("attached to a different loop" in link for link in row["chain"])

@@ -1,4 +1,7 @@
-"""The corpus of real suites (tests/realworld/): each runs in a subprocess, plain and with --loop-guard.
+"""The corpus of real suites (tests/realworld/): each runs in a subprocess, plain and with --loop-guard, and is
+audited (``kit audit``, then ``kit audit --run``).
+
+Every broken suite is flagged by both audits (a row at risk, exit code 1); no fixed one has a row at risk.
 
 A broken suite fails plain and, guarded, every test it lost is stopped by a LoopMismatchError naming the
 culprit; a fixed suite passes both ways. The guard may stop more tests than fail plain: unguarded, a failed
@@ -9,6 +12,7 @@ within its timeout: a hang fails the test.
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import re
 import subprocess
@@ -100,6 +104,20 @@ def services(http_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield {"REALWORLD_HTTP_URL": http_url, "REALWORLD_REDIS_URL": redis_url}
 
 
+def run_audit(name: str, services: dict[str, str], *args: str) -> tuple[int, dict]:
+    """``python -m kit audit --json`` on one corpus suite, its ini and rootdir passed through; (exit code, result)."""
+    suite = CORPUS / name
+    env = {**os.environ, **services, "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "kit", "audit", "--json", "-c", str(suite / "pytest.ini"), "--rootdir", str(suite)]
+    command += ["-p", "no:randomly", "-o", "timeout=60", *args, str(suite)]
+    try:
+        proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as hung:
+        pytest.fail(f"kit audit {' '.join(args)} {name} did not finish within {TIMEOUT} s:\n{hung.stderr}", pytrace=False)
+    assert proc.returncode in (0, 1), f"kit audit {' '.join(args)} {name} exited {proc.returncode}:\n{proc.stderr}"
+    return proc.returncode, json.loads(proc.stdout)
+
+
 def run_suite(name: str, services: dict[str, str], tmp_path: Path, *args: str) -> dict[str, tuple[str, str]]:
     """Run one corpus suite; return ``{test name: (outcome, report text)}`` from its JUnit XML."""
     suite = CORPUS / name
@@ -127,6 +145,14 @@ def test_corpus_suite(name: str, services: dict[str, str], tmp_path: Path) -> No
     plain = run_suite(name, services, tmp_path)
     guarded = run_suite(name, services, tmp_path, FLAG)
     assert plain.keys() == guarded.keys()
+    for args in ((), ("--run",)):
+        code, audited = run_audit(name, services, *args)
+        at_risk = audited["verdicts"]["at risk"]
+        assert code == (1 if at_risk else 0), audited
+        if expected.culprit is None:
+            assert at_risk == 0, f"kit audit {' '.join(args)} flags the fixed suite {name}: {audited['findings']}"
+        else:
+            assert at_risk > 0, f"kit audit {' '.join(args)} misses the broken suite {name}: {audited['findings']}"
     if expected.culprit is None:
         assert {test: outcome for test, (outcome, _) in plain.items()} == dict.fromkeys(plain, "passed"), plain
         assert {test: outcome for test, (outcome, _) in guarded.items()} == dict.fromkeys(guarded, "passed"), guarded
