@@ -10,6 +10,7 @@ import time
 import pytest
 
 from kit.diagnose.audit import AuditError, audit, main
+from tests.support.asyncio_ini import FIXTURE_SCOPE_INI
 
 pytest_plugins = ["pytester"]
 
@@ -138,7 +139,7 @@ def test_sync(session_pool):
 def suite(pytester: pytest.Pytester):
     """Write a test module (HEADER + body) and an ini file; return the directory."""
 
-    def _suite(body: str, ini: str = "asyncio_default_fixture_loop_scope = fixture-scope") -> str:
+    def _suite(body: str, ini: str = FIXTURE_SCOPE_INI) -> str:
         pytester.makeini(f"[pytest]\nasyncio_mode = strict\nasyncio_default_test_loop_scope = function\n{ini}\n")
         pytester.makepyfile(test_suite=HEADER + textwrap.dedent(body))
         return str(pytester.path)
