@@ -6,6 +6,7 @@ import json
 import re
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -352,3 +353,46 @@ def test_main_exits_2_without_paths(capsys):
 def test_collection_error_is_bad_input(suite):
     with pytest.raises(AuditError, match=r"pytest could not collect .*exit code 2(.|\n)*SyntaxError"):
         audit([suite("def broken(:\n    pass\n")])
+
+
+def test_a_forking_conftest_is_stopped_with_its_children(pytester, capsys):
+    pids = pytester.path / "pids"
+    pytester.makeconftest(
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+        f"open({str(pids)!r}, 'w').write(str(os.getpid()))\n"
+        "time.sleep(60)\n"
+    )
+    pytester.makepyfile(test_suite="def test_a():\n    pass\n")
+    started = time.monotonic()
+    assert main([str(pytester.path), "--timeout", "3"]) == 2
+    assert time.monotonic() - started < 20
+    assert "took longer than 3 s and was stopped" in capsys.readouterr().err
+    time.sleep(0.5)
+    for pid in _children_of(int(pids.read_text())) | {int(pids.read_text())}:
+        assert _gone(pid), f"process {pid} of the audited conftest is still running"
+
+
+def _children_of(pid: int) -> set[int]:
+    """The processes of the process group ``pid`` leads (the audit's child: what its conftest forked is in it)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pid:  # field 5 of /proc/PID/stat: the process group
+                found.add(int(entry.name))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has exited (a zombie waiting for its reaper counts as exited)."""
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"

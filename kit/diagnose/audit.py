@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -381,27 +382,25 @@ def _in_child(paths: list[str], pytest_args: list[str], run: bool, timeout: floa
     with tempfile.TemporaryDirectory(prefix="kit-audit-") as tmp:
         out = Path(tmp) / "collected.json"
         request = {"paths": paths, "pytest_args": pytest_args, "run": run}
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-c", _CHILD, str(out), json.dumps(request)],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired as hung:
-            doing = "collecting and running" if run else "collecting"
-            last = "\n".join(
-                ((hung.stdout or b"").decode() if isinstance(hung.stdout, bytes) else (hung.stdout or "")).splitlines()[-10:]
-            )
-            raise AuditError(
-                f"{doing} {' '.join(paths)} took longer than {timeout:g} s and was stopped. A module that hangs at "
-                "import (a network call, a server it waits for) or a conftest that forks keeps pytest from finishing: "
-                "check with `pytest --collect-only`, audit a smaller part of the suite, or give more time with --timeout."
-                + (f"\nIts last output:\n{last}" if last else "")
-            ) from None
+        command = [sys.executable, "-c", _CHILD, str(out), json.dumps(request)]
+        # its own process group: on a timeout, whatever a conftest forked is stopped with it
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
+            try:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                stdout, _ = proc.communicate()
+                doing = "collecting and running" if run else "collecting"
+                last = "\n".join(stdout.splitlines()[-10:])
+                raise AuditError(
+                    f"{doing} {' '.join(paths)} took longer than {timeout:g} s and was stopped. A module that hangs at "
+                    "import (a network call, a server it waits for) or a conftest that forks keeps pytest from "
+                    "finishing: check with `pytest --collect-only`, audit a smaller part of the suite, or give more "
+                    "time with --timeout." + (f"\nIts last output:\n{last}" if last else "")
+                ) from None
         done = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED) + ((pytest.ExitCode.TESTS_FAILED,) if run else ())
         if proc.returncode not in done or not out.exists():
-            output = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
+            output = "\n".join((stdout + stderr).strip().splitlines()[-30:])
             raise AuditError(
                 f"pytest could not collect {' '.join(paths)} (exit code {proc.returncode}). "
                 f"Fix the errors below, check them with `pytest --collect-only`, then audit again.\n{output}"
