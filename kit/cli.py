@@ -50,7 +50,7 @@ def _doctor(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     from kit.diagnose import audit
 
-    return audit.main(args.paths)
+    return audit.main(args.options)  # audit parses its own options (and passes pytest's through)
 
 
 def _notebooks(args: argparse.Namespace) -> int:
@@ -98,8 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     doctor.set_defaults(func=_doctor)
 
-    audit = commands.add_parser("audit", help="list async fixtures whose scope is wider than their loop scope")
-    audit.add_argument("paths", nargs="+", help="test files or directories to collect (nothing is run)")
+    audit = commands.add_parser(
+        "audit",
+        help="fixtures and globals shared across event loops, with a verdict each (--run, --json, --strict, -k, -o ...)",
+        add_help=False,
+    )
     audit.set_defaults(func=_audit)
 
     notebooks = commands.add_parser("notebooks", help="copy the course's notebooks into DEST (keeps files you changed)")
@@ -121,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.set_defaults(func=_bench)
 
     args, extra = parser.parse_known_args(argv)
-    if args.command in ("bench", "lab"):
+    if args.command in ("bench", "lab", "audit"):
         args.options = extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import re
 import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
 from kit.diagnose.audit import AuditError, audit, main
+from tests.support.asyncio_ini import FIXTURE_SCOPE_INI
 
 pytest_plugins = ["pytester"]
 
@@ -135,7 +140,7 @@ def test_sync(session_pool):
 def suite(pytester: pytest.Pytester):
     """Write a test module (HEADER + body) and an ini file; return the directory."""
 
-    def _suite(body: str, ini: str = "asyncio_default_fixture_loop_scope = fixture-scope") -> str:
+    def _suite(body: str, ini: str = FIXTURE_SCOPE_INI) -> str:
         pytester.makeini(f"[pytest]\nasyncio_mode = strict\nasyncio_default_test_loop_scope = function\n{ini}\n")
         pytester.makepyfile(test_suite=HEADER + textwrap.dedent(body))
         return str(pytester.path)
@@ -219,16 +224,117 @@ def test_to_frame_has_the_documented_columns(suite):
 
 
 def test_main_exits_1_and_prints_the_table_when_at_risk(suite, capsys):
-    assert main([suite(SESSION_WITHOUT_LOOP_SCOPE)]) == 1
-    out = capsys.readouterr().out
-    assert "fixture       scope    loop_scope  test" in out
-    assert "2 of 2 rows at risk." in out
-    assert '@pytest_asyncio.fixture(scope="session", loop_scope="session")' in out
+    assert main([suite(SESSION_LOCK)]) == 1
+    captured = capsys.readouterr()
+    assert "fixture       scope    loop_scope  test" in captured.out
+    assert "2 of 2 rows at risk, 0 possible." in captured.out
+    assert re.search(r"^session_lock \(test_suite.py:\d+\): made by asyncio Lock \(asyncio.Lock\):$", captured.out, re.M)
+    assert '@pytest_asyncio.fixture(scope="session", loop_scope="session")' in captured.out
+    assert "kit audit: collecting" in captured.err and "(at most 120 s)..." in captured.err  # said before collecting
 
 
 def test_main_exits_0_when_clean(suite, capsys):
     assert main([suite(FULL_FIX)]) == 0
-    assert "0 of 1 rows at risk." in capsys.readouterr().out
+    assert "0 of 1 rows at risk, 0 possible." in capsys.readouterr().out
+
+
+# A session fixture whose value is known to be loop-bound (asyncio.Lock is made by a class an adapter knows).
+SESSION_LOCK = """
+@pytest_asyncio.fixture(scope="session")
+async def session_lock():
+    lock = asyncio.Lock()
+    yield lock
+
+@pytest.mark.asyncio
+async def test_one(session_lock):
+    pass
+
+@pytest.mark.asyncio
+async def test_two(session_lock):
+    pass
+"""
+
+# A session fixture that makes its pool, closes it itself and yields only the DSN: nothing loop-bound is shared.
+DSN_ONLY = """
+import asyncpg
+
+@pytest_asyncio.fixture(scope="session")
+async def database_url():
+    pool = await asyncpg.create_pool("postgresql://example/db")
+    await pool.close()
+    yield f"postgresql://example/{'db'}"
+
+@pytest.mark.asyncio
+async def test_one(database_url):
+    pass
+"""
+
+
+def test_three_verdicts(suite):
+    assert {f.verdict for f in audit([suite(SESSION_LOCK)]).findings} == {"at risk"}
+    [possible, _] = audit([suite(SESSION_WITHOUT_LOOP_SCOPE)]).findings
+    assert possible.verdict == "possible" and possible.holds == "the result of object"
+    [fine] = audit([suite(DSN_ONLY)]).findings
+    assert (fine.verdict, fine.risk, fine.fix) == ("fine", "", "")
+
+
+def test_possible_exits_0_unless_strict(suite, capsys):
+    path = suite(SESSION_WITHOUT_LOOP_SCOPE)
+    assert main([path]) == 0
+    assert "0 of 2 rows at risk, 2 possible." in capsys.readouterr().out
+    assert main([path, "--strict"]) == 1
+
+
+def test_a_dsn_only_session_fixture_is_not_at_risk(suite, capsys):
+    assert main([suite(DSN_ONLY)]) == 0
+    assert "0 of 1 rows at risk, 0 possible." in capsys.readouterr().out
+
+
+def test_json_output(suite, capsys):
+    assert main([suite(SESSION_LOCK), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["verdicts"] == {"at risk": 2, "possible": 0, "fine": 0}
+    assert [row["test"] for row in data["findings"]] == ["test_suite.py::test_one", "test_suite.py::test_two"]
+    assert data["findings"][0]["holds"] == "made by asyncio Lock (asyncio.Lock)"
+
+
+def test_pytest_options_are_passed_through(suite, capsys):
+    path = suite(SESSION_LOCK)
+    assert main([path, "-k", "test_two", "--json"]) == 1
+    assert [row["test"] for row in json.loads(capsys.readouterr().out)["findings"]] == ["test_suite.py::test_two"]
+    assert main([path, "-o", "asyncio_default_test_loop_scope=session", "-p", "no:randomly"]) == 0
+    assert "0 of 2 rows at risk" in capsys.readouterr().out
+
+
+def test_a_module_level_lock_in_an_app_module_is_found(pytester):
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    pytester.makepyfile(
+        app_module="import asyncio\n\nlock = asyncio.Lock()\n\n\nasync def refresh():\n    async with lock:\n        return 1\n",
+        test_suite="from app_module import refresh\n\n\nasync def test_a():\n    await refresh()\n\n\nasync def test_b():\n    await refresh()\n",
+    )
+    result = audit([str(pytester.path)])
+    assert [(f.fixture, f.scope, f.verdict, f.location) for f in result.findings] == [
+        ("app_module.lock", "global", "at risk", "app_module.py:3")
+    ] * 2
+    assert "is used on 2 event loops" in result.findings[0].risk
+    assert "Run every test and async fixture that uses 'app_module.lock' on the session loop" in result.findings[0].fix
+
+
+def test_run_settles_possible_rows(suite):
+    result = audit([suite(SESSION_WITHOUT_LOOP_SCOPE)], run=True)
+    assert result.ran
+    assert [(f.verdict, f.seen) for f in result.findings] == [("fine", "passed"), ("fine", "passed")]
+
+
+def test_a_hanging_import_is_reported_within_the_timeout(pytester, capsys):
+    pytester.makeconftest("import time\ntime.sleep(60)\n")
+    pytester.makepyfile(test_suite="def test_a():\n    pass\n")
+    started = time.monotonic()
+    assert main([str(pytester.path), "--timeout", "3"]) == 2
+    assert time.monotonic() - started < 20
+    err = capsys.readouterr().err
+    assert "kit audit: collecting" in err
+    assert "took longer than 3 s and was stopped" in err and "--timeout" in err
 
 
 def test_main_exits_2_for_a_missing_path(tmp_path, capsys):
@@ -247,3 +353,46 @@ def test_main_exits_2_without_paths(capsys):
 def test_collection_error_is_bad_input(suite):
     with pytest.raises(AuditError, match=r"pytest could not collect .*exit code 2(.|\n)*SyntaxError"):
         audit([suite("def broken(:\n    pass\n")])
+
+
+def test_a_forking_conftest_is_stopped_with_its_children(pytester, capsys):
+    pids = pytester.path / "pids"
+    pytester.makeconftest(
+        "import os, time\n"
+        "if os.fork() == 0:\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+        f"open({str(pids)!r}, 'w').write(str(os.getpid()))\n"
+        "time.sleep(60)\n"
+    )
+    pytester.makepyfile(test_suite="def test_a():\n    pass\n")
+    started = time.monotonic()
+    assert main([str(pytester.path), "--timeout", "3"]) == 2
+    assert time.monotonic() - started < 20
+    assert "took longer than 3 s and was stopped" in capsys.readouterr().err
+    time.sleep(0.5)
+    for pid in _children_of(int(pids.read_text())) | {int(pids.read_text())}:
+        assert _gone(pid), f"process {pid} of the audited conftest is still running"
+
+
+def _children_of(pid: int) -> set[int]:
+    """The processes of the process group ``pid`` leads (the audit's child: what its conftest forked is in it)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pid:  # field 5 of /proc/PID/stat: the process group
+                found.add(int(entry.name))
+    return found
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has exited (a zombie waiting for its reaper counts as exited)."""
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"

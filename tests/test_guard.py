@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 from kit.diagnose.guard import FLAG, fix_advice
+from tests.support.asyncio_ini import FIXTURE_SCOPE_INI, FIXTURE_SCOPE_SETTING
 
 pytest_plugins = ["pytester"]
 
@@ -317,7 +318,7 @@ def run(pytester: pytest.Pytester, dsn: str, monkeypatch: pytest.MonkeyPatch):
     """Write a suite (HEADER + body) with an ini, run it with kit.diagnose.guard loaded, return the result."""
     monkeypatch.setenv("DATABASE_URL", dsn)
 
-    def _run(body: str, *args: str, ini: str = "asyncio_default_fixture_loop_scope = fixture-scope") -> pytest.RunResult:
+    def _run(body: str, *args: str, ini: str = FIXTURE_SCOPE_INI) -> pytest.RunResult:
         pytester.makeini(f"[pytest]\nasyncio_mode = strict\nasyncio_default_test_loop_scope = function\n{ini}\n")
         pytester.makepyfile(test_suite=HEADER + textwrap.dedent(body))
         plugins = (
@@ -365,7 +366,7 @@ def test_without_the_flag_the_failure_is_unchanged(run):
 
 
 def test_ini_option_turns_the_guard_on(run):
-    result = run(SESSION_POOL, ini="asyncio_default_fixture_loop_scope = fixture-scope\nloop_guard = true")
+    result = run(SESSION_POOL, ini=f"{FIXTURE_SCOPE_INI}\nloop_guard = true")
     result.assert_outcomes(failed=2, errors=0)
     _assert_guarded(result)
 
@@ -404,7 +405,7 @@ def test_function_fixture_using_a_session_connection(run):
     assert "fixture 'clean_test_schema' would use an asyncpg Connection" in text
     assert "fixture 'test_connection' (scope='session', loop_scope='session')" in text
     # what the user declared, not the loop scope pytest-asyncio's synchronizer carries during setup
-    chose = "(no loop_scope, asyncio_default_fixture_loop_scope 'fixture-scope' -> the fixture's scope='function')"
+    chose = f"(no loop_scope, asyncio_default_fixture_loop_scope {FIXTURE_SCOPE_SETTING} -> the fixture's scope='function')"
     assert f"The fixture: runs on the function-scoped loop {chose}." in text
     assert "give fixture 'clean_test_schema' the same loop" in text
 
@@ -566,8 +567,82 @@ async def test_seed_pattern(dependency_analyzer, test_connection):
 @pytest.mark.parametrize("body, outcome", [(KIT_BROKEN, {"failed": 1}), (KIT_GOOD, {"passed": 3})], ids=["broken", "good"])
 def test_kit_plugin_loads_the_guard(pytester, dsn, monkeypatch, body, outcome):
     monkeypatch.setenv("DATABASE_URL", dsn)
-    pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = fixture-scope\n")
+    pytester.makeini(f"[pytest]\nasyncio_mode = strict\n{FIXTURE_SCOPE_INI}\n")
     pytester.makepyfile(test_suite=HEADER + textwrap.dedent(body))
     result = pytester.runpytest("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning", FLAG)
     result.assert_outcomes(**outcome)
     assert ("fixture 'session_pool' (scope='session', loop_scope='session')" in result.stdout.str()) == ("failed" in outcome)
+
+
+# A loop error the guard cannot foresee: the session-loop future is reached through a computed name.
+UNFORESEEN = """
+import sys
+
+_hidden = {}
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def server():
+    _hidden["ready"] = asyncio.get_running_loop().create_future()
+    yield "started"
+
+
+@pytest.mark.asyncio
+async def test_waits_for_the_server(server):
+    await vars(sys.modules[__name__])["_hid" + "den"]["ready"]
+"""
+
+
+def test_an_unforeseen_loop_error_names_the_fixtures_on_another_loop(run):
+    result = run(UNFORESEEN, FLAG)
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "(LoopMismatchError from kit.diagnose.guard; the raw error is kept as its cause" in text
+    assert "test 'test_waits_for_the_server' failed with an event-loop error the loop guard could not foresee:" in text
+    assert "attached to a different loop" in text  # the raw error, quoted
+    assert "fixture 'server' (scope='session', loop_scope='session')" in text and "on the session-scoped loop" in text
+    assert "How to fix it" in text
+
+
+def test_without_the_flag_an_unforeseen_loop_error_is_unchanged(run):
+    result = run(UNFORESEEN)
+    result.assert_outcomes(failed=1)
+    assert "LoopMismatchError" not in result.stdout.str() and "attached to a different loop" in result.stdout.str()
+
+
+def test_the_recorder_shows_the_diagnosis_as_the_message(pytester, dsn, monkeypatch):
+    from kit.diagnose.recorder import Recorder
+
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_suite=HEADER + textwrap.dedent(UNFORESEEN))
+    recorder = Recorder()
+    pytester.runpytest_inprocess("-p", "no:kit", "-p", "kit.diagnose.guard", "-p", "no:cacheprovider", FLAG, plugins=[recorder])
+    [row] = recorder.results()
+    assert row["error_type"] == "LoopMismatchError"
+    assert row["message"] == "test 'test_waits_for_the_server' failed with an event-loop error the loop guard could not foresee:"
+    assert any("attached to a different loop" in link for link in row["chain"])
+
+
+# A loop error at teardown: a session-loop fixture's teardown awaits a future the test made on its own loop.
+UNFORESEEN_AT_TEARDOWN = """
+@pytest_asyncio.fixture(loop_scope="session")
+async def waiter():
+    box = {}
+    yield box
+    await box["done"]
+
+
+@pytest.mark.asyncio
+async def test_hands_over_a_future(waiter):
+    waiter["done"] = asyncio.get_running_loop().create_future()
+"""
+
+
+def test_an_unforeseen_loop_error_at_teardown_is_diagnosed(run):
+    result = run(UNFORESEEN_AT_TEARDOWN, FLAG)
+    result.assert_outcomes(passed=1, errors=1)
+    text = result.stdout.str()
+    assert "test 'test_hands_over_a_future' failed with an event-loop error the loop guard could not foresee:" in text
+    assert "fixture 'waiter' (scope='function', loop_scope='session')" in text
+    assert "attached to a different loop" in text

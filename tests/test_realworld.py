@@ -1,4 +1,7 @@
-"""The corpus of real suites (tests/realworld/): each runs in a subprocess, plain and with --loop-guard.
+"""The corpus of real suites (tests/realworld/): each runs in a subprocess, plain and with --loop-guard, and is
+audited (``kit audit``, then ``kit audit --run``).
+
+Every broken suite is flagged by both audits (a row at risk, exit code 1); no fixed one has a row at risk.
 
 A broken suite fails plain and, guarded, every test it lost is stopped by a LoopMismatchError naming the
 culprit; a fixed suite passes both ways. The guard may stop more tests than fail plain: unguarded, a failed
@@ -9,8 +12,10 @@ within its timeout: a hang fails the test.
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -100,9 +105,25 @@ def services(http_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield {"REALWORLD_HTTP_URL": http_url, "REALWORLD_REDIS_URL": redis_url}
 
 
-def run_suite(name: str, services: dict[str, str], tmp_path: Path, *args: str) -> dict[str, tuple[str, str]]:
+def run_audit(name: str, services: dict[str, str], *args: str, corpus: Path = CORPUS) -> tuple[int, dict]:
+    """``python -m kit audit --json`` on one corpus suite, its ini and rootdir passed through; (exit code, result)."""
+    suite = corpus / name
+    env = {**os.environ, **services, "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [sys.executable, "-m", "kit", "audit", "--json", "-c", str(suite / "pytest.ini"), "--rootdir", str(suite)]
+    command += ["-p", "no:randomly", "-o", "timeout=60", *args, str(suite)]
+    try:
+        proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    except subprocess.TimeoutExpired as hung:
+        pytest.fail(f"kit audit {' '.join(args)} {name} did not finish within {TIMEOUT} s:\n{hung.stderr}", pytrace=False)
+    assert proc.returncode in (0, 1), f"kit audit {' '.join(args)} {name} exited {proc.returncode}:\n{proc.stderr}"
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def run_suite(
+    name: str, services: dict[str, str], tmp_path: Path, *args: str, corpus: Path = CORPUS
+) -> dict[str, tuple[str, str]]:
     """Run one corpus suite; return ``{test name: (outcome, report text)}`` from its JUnit XML."""
-    suite = CORPUS / name
+    suite = corpus / name
     xml = tmp_path / f"{name}{'-guarded' if args else ''}.xml"
     env = {**os.environ, **services, "PYTHONDONTWRITEBYTECODE": "1"}
     command = [sys.executable, "-m", "pytest", "-c", str(suite / "pytest.ini"), "--rootdir", str(suite), str(suite)]
@@ -127,6 +148,14 @@ def test_corpus_suite(name: str, services: dict[str, str], tmp_path: Path) -> No
     plain = run_suite(name, services, tmp_path)
     guarded = run_suite(name, services, tmp_path, FLAG)
     assert plain.keys() == guarded.keys()
+    for args in ((), ("--run",)):
+        code, audited = run_audit(name, services, *args)
+        at_risk = audited["verdicts"]["at risk"]
+        assert code == (1 if at_risk else 0), audited
+        if expected.culprit is None:
+            assert at_risk == 0, f"kit audit {' '.join(args)} flags the fixed suite {name}: {audited['findings']}"
+        else:
+            assert at_risk > 0, f"kit audit {' '.join(args)} misses the broken suite {name}: {audited['findings']}"
     if expected.culprit is None:
         assert {test: outcome for test, (outcome, _) in plain.items()} == dict.fromkeys(plain, "passed"), plain
         assert {test: outcome for test, (outcome, _) in guarded.items()} == dict.fromkeys(guarded, "passed"), guarded
@@ -142,3 +171,82 @@ def test_corpus_suite(name: str, services: dict[str, str], tmp_path: Path) -> No
         assert "LoopMismatchError" in text and expected.culprit in text, f"{test}:\n{text}"
         assert "Its loop: the " in text and "How to fix it" in text, f"{test}:\n{text}"
         assert not RAW_ERROR_LINE.search(text), f"{test}: a raw error came through\n{text}"
+
+
+# ---- the fix advice, checked: each kind of advice the audit gives, applied to a copy of a broken suite ----------
+
+SESSION_LOOP_INI = "asyncio_default_fixture_loop_scope = session\nasyncio_default_test_loop_scope = session\n"
+PYTESTMARK = '\nimport pytest as _pytest\n\npytestmark = _pytest.mark.asyncio(loop_scope="session")\n'
+
+
+@dataclass(frozen=True)
+class Advice:
+    suite: str
+    says: str  # what the audit's fix for the suite says (a line of it)
+    file: str  # the file the change goes to
+    old: str  # "" appends ``new`` to the file
+    new: str
+
+
+ADVICE = {
+    "fixture-and-tests-on-its-loop": Advice(
+        "aiohttp_session_client",
+        '@pytest_asyncio.fixture(scope="session", loop_scope="session")',
+        "test_suite.py",
+        '@pytest.fixture(scope="session")',
+        'pytestmark = pytest.mark.asyncio(loop_scope="session")\n\n\n'
+        '@__import__("pytest_asyncio").fixture(scope="session", loop_scope="session")',
+    ),
+    "fixture-per-test": Advice(
+        "aiohttp_session_client",
+        "Or make 'client' function-scoped (drop scope=...)",
+        "test_suite.py",
+        '@pytest.fixture(scope="session")',
+        "@pytest.fixture",
+    ),
+    "sync-fixture-tests-on-its-loop": Advice(
+        "redis_session_pool", 'mark the tests: @pytest.mark.asyncio(loop_scope="session")', "test_suite.py", "", PYTESTMARK
+    ),
+    "global-tests-on-the-session-loop": Advice(
+        "sqlalchemy_module_engine", 'pytestmark = pytest.mark.asyncio(loop_scope="session")', "test_suite.py", "", PYTESTMARK
+    ),
+    "global-nullpool": Advice(
+        "sqlalchemy_module_engine",
+        "an SQLAlchemy engine made with poolclass=NullPool",
+        "test_suite.py",
+        '"postgresql+asyncpg://", 1))',
+        '"postgresql+asyncpg://", 1), poolclass=__import__("sqlalchemy.pool").pool.NullPool)',
+    ),
+    "ini-defaults-global": Advice(
+        "fastapi_module_engine",
+        "asyncio_default_fixture_loop_scope = session and asyncio_default_test_loop_scope = session",
+        "pytest.ini",
+        "asyncio_default_fixture_loop_scope = function\n",
+        SESSION_LOOP_INI,
+    ),
+    "ini-defaults-fixtures": Advice(
+        "sqlalchemy_session_engine",
+        "asyncio_default_fixture_loop_scope = session and asyncio_default_test_loop_scope = session",
+        "pytest.ini",
+        "",
+        SESSION_LOOP_INI,
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ADVICE))
+def test_the_advice_applied_makes_the_loops_agree(kind: str, services: dict[str, str], tmp_path: Path) -> None:
+    advice = ADVICE[kind]
+    _, audited = run_audit(advice.suite, services)
+    fixes = "\n".join(row["fix"] for row in audited["findings"] if row["verdict"] == "at risk")
+    assert advice.says in fixes, f"the audit no longer gives this advice for {advice.suite}:\n{fixes}"
+    copy = tmp_path / "corpus"
+    shutil.copytree(CORPUS / advice.suite, copy / advice.suite)
+    target = copy / advice.suite / advice.file
+    text = target.read_text()
+    assert not advice.old or advice.old in text, f"{advice.file} of {advice.suite} changed: {advice.old!r} is gone"
+    target.write_text(text.replace(advice.old, advice.new, 1) if advice.old else text + advice.new)
+    results = run_suite(advice.suite, services, tmp_path, FLAG, corpus=copy)
+    assert {test: outcome for test, (outcome, _) in results.items()} == dict.fromkeys(results, "passed"), results
+    code, after = run_audit(advice.suite, services, corpus=copy)
+    assert (code, after["verdicts"]["at risk"]) == (0, 0), after["findings"]

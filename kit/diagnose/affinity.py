@@ -65,7 +65,10 @@ class Adapter:
 
     ``loop`` returns the object's own loop (``None`` when closed or not bound by itself); ``holds``
     lists what it holds, for objects bound through them (an engine through its pooled connections);
-    ``symptom`` is how the library fails when such an object is used on another loop.
+    ``symptom`` is how the library fails when such an object is used on another loop. For the audit, which
+    sees objects before they are used: ``makers`` are the library's functions that return such objects
+    (``create_async_engine``), and ``keeps`` says whether an object keeps loop-bound state between uses
+    (an engine with ``NullPool`` does not).
     """
 
     library: str
@@ -74,6 +77,8 @@ class Adapter:
     holds: Callable[[Any], Held] = lambda obj: ()
     kind: Callable[[Any], str] = lambda obj: type(obj).__name__
     symptom: str = ATTACHED
+    makers: tuple[str, ...] = ()
+    keeps: Callable[[Any], bool] = lambda obj: True
 
 
 @dataclass(frozen=True)
@@ -148,6 +153,43 @@ def bound_objects(value: object, name: str, limit: int = MAX_OBJECTS) -> Iterato
 
     A bound object is reported once and not looked into; at most ``limit`` objects are visited.
     """
+    for path, obj, holders, (loop, _) in _walk(value, name, limit, lambda read: read[0] is not None):
+        yield Bound(path, obj, loop, holders)  # type: ignore[arg-type]
+
+
+def bindable_objects(value: object, name: str, limit: int = MAX_OBJECTS) -> Iterator[tuple[str, object]]:
+    """``(path, object)`` for every object in ``value`` that a library adapter knows and that keeps loop-bound
+    state between uses, bound yet or not (an engine before its first query): what the audit sees without
+    running anything. Such an object is reported once and not looked into.
+    """
+    for path, obj, _, _ in _walk(value, name, limit, lambda read: False, known=True):
+        yield path, obj
+
+
+def makes_bindable(obj: object) -> str | None:
+    """``library name`` when ``obj`` is a class, classmethod or library function that makes objects an adapter
+    knows (``aiohttp.ClientSession``, ``redis.ConnectionPool.from_url``, ``create_async_engine``), else ``None``."""
+    if _PENDING and len(sys.modules) != _modules_seen[0]:
+        _load_imported()
+    target = obj.__self__ if isinstance(obj, types.MethodType) and isinstance(obj.__self__, type) else obj
+    for adapter in _ADAPTERS:
+        if isinstance(target, type) and issubclass(target, adapter.types):
+            return f"{adapter.library} {target.__name__}"
+        package = {cls.__module__.split(".")[0] for cls in adapter.types}
+        if callable(obj) and getattr(obj, "__name__", None) in adapter.makers and _package(obj) in package:
+            return f"{adapter.library} {obj.__name__}()"  # type: ignore[attr-defined]
+    return None
+
+
+def _package(obj: object) -> str:
+    return (getattr(obj, "__module__", None) or "").split(".")[0]
+
+
+def _walk(
+    value: object, name: str, limit: int, stop: Callable[[tuple[Loop | None, list]], bool], known: bool = False
+) -> Iterator[tuple[str, object, tuple[tuple[str, object], ...], tuple[Loop | None, list]]]:
+    """Depth first through ``value``: ``(path, object, holders, its read)`` for each object where ``stop`` holds
+    (or, with ``known``, that an adapter knows and that keeps state); those are not looked into."""
     seen: set[int] = set()
     stack: list[tuple[object, str, tuple[tuple[str, object], ...]]] = [(value, name, ())]
     while stack and len(seen) < limit:
@@ -155,10 +197,12 @@ def bound_objects(value: object, name: str, limit: int = MAX_OBJECTS) -> Iterato
         if isinstance(obj, _LEAVES) or id(obj) in seen or _opaque(obj):
             continue
         seen.add(id(obj))
-        loop, held = _read(obj)
-        if loop is not None:
-            yield Bound(path, obj, loop, holders)
+        read = _read(obj)
+        adapter = adapter_for(obj) if known else None
+        if stop(read) or (adapter is not None and _keeps(adapter, obj)):
+            yield path, obj, holders, read
             continue
+        held = read[1] if read[0] is None else []
         children = [(suffix, child) for suffix, child in held if not isinstance(child, _LEAVES)]
         here = (*holders, (path, obj))
         # reversed: visit in declaration order, so `_connection` is reported before `_connections[0]`
@@ -166,6 +210,13 @@ def bound_objects(value: object, name: str, limit: int = MAX_OBJECTS) -> Iterato
 
 
 # ---- the generic fallback ---------------------------------------------------------------------------
+
+
+def _keeps(adapter: Adapter, obj: object) -> bool:
+    try:
+        return adapter.keeps(obj)
+    except Exception:  # a half-built object: say it keeps state, the audit then looks closer
+        return True
 
 
 def _opaque(obj: object) -> bool:
@@ -310,7 +361,7 @@ def _asyncpg_adapters() -> list[Adapter]:
 
     then = f'{ATTACHED}, then "InterfaceError: ... another operation is in progress"'
     return [
-        Adapter("asyncpg", (asyncpg.Pool,), loop=pool_loop, symptom=then),
+        Adapter("asyncpg", (asyncpg.Pool,), loop=pool_loop, symptom=then, makers=("create_pool", "connect")),
         Adapter("asyncpg", (PoolConnectionProxy,), loop=proxy_loop, kind=lambda _: "pooled Connection", symptom=then),
         Adapter("asyncpg", (asyncpg.Connection,), loop=connection_loop, kind=lambda _: "Connection", symptom=then),
     ]
@@ -321,7 +372,7 @@ def _sqlalchemy_adapters() -> list[Adapter]:
     from sqlalchemy.engine.interfaces import AdaptedConnection
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
     from sqlalchemy.orm import Session
-    from sqlalchemy.pool import Pool
+    from sqlalchemy.pool import NullPool, Pool
     from sqlalchemy.pool.base import _ConnectionFairy, _ConnectionRecord
 
     def pool_holds(pool: Pool) -> Held:
@@ -341,10 +392,17 @@ def _sqlalchemy_adapters() -> list[Adapter]:
         checked_out = [] if transaction is None else _under("._transaction", _items(transaction, "_connections"))
         return [*checked_out, *_attr(session, "bind"), *_items(session, "binds")]
 
+    def keeps(pool: Pool) -> bool:
+        """A NullPool keeps no connection between uses: nothing stays bound to a loop."""
+        return not isinstance(pool, NullPool)
+
+    makers = ("create_async_engine", "async_engine_from_config", "create_async_pool_from_url")
     return [
-        Adapter("SQLAlchemy", (AsyncEngine,), holds=lambda e: _attr(e, "sync_engine")),
-        Adapter("SQLAlchemy", (Engine,), holds=lambda e: _attr(e, "pool")),
-        Adapter("SQLAlchemy", (Pool,), holds=pool_holds),
+        Adapter(
+            "SQLAlchemy", (AsyncEngine,), holds=lambda e: _attr(e, "sync_engine"), makers=makers, keeps=lambda e: keeps(e.pool)
+        ),
+        Adapter("SQLAlchemy", (Engine,), holds=lambda e: _attr(e, "pool"), keeps=lambda e: keeps(e.pool)),
+        Adapter("SQLAlchemy", (Pool,), holds=pool_holds, keeps=keeps),
         Adapter("SQLAlchemy", (_ConnectionRecord, _ConnectionFairy), holds=lambda r: _attr(r, "dbapi_connection")),
         Adapter("SQLAlchemy", (AdaptedConnection,), holds=lambda c: _attr(c, "_connection"), kind=lambda _: "driver connection"),
         Adapter("SQLAlchemy", (AsyncConnection,), holds=async_connection_holds),
@@ -377,7 +435,13 @@ def _redis_adapters() -> list[Adapter]:
         return [*_items(pool, "_available_connections"), *_items(pool, "_in_use_connections"), *_attr(pool, "_lock")]
 
     return [
-        Adapter("redis", (Redis,), holds=lambda r: _attr(r, "connection", "connection_pool"), kind=lambda _: "Redis client"),
+        Adapter(
+            "redis",
+            (Redis,),
+            holds=lambda r: _attr(r, "connection", "connection_pool"),
+            kind=lambda _: "Redis client",
+            makers=("from_url",),
+        ),
         Adapter("redis", (ConnectionPool,), holds=pool_holds),
         Adapter("redis", (AbstractConnection,), loop=connection_loop, symptom=f'{ATTACHED} (or "Event loop is closed")'),
     ]

@@ -19,6 +19,7 @@ KNOWN_CAUSES = (
     "is bound to a different event loop",
     "Event loop is closed",
     "got result for unknown protocol state",
+    "Timeout context manager should be used inside a task",  # aiohttp, on a loop other than the session's
 )
 _MAX_MESSAGE = 200
 _EXCEPTION_GROUP = getattr(builtins, "BaseExceptionGroup", ())  # Python 3.11+
@@ -53,6 +54,12 @@ def root_cause(exc: BaseException) -> BaseException:
         if any(pattern in _text(candidate) for pattern in KNOWN_CAUSES):
             return candidate
     return exc
+
+
+def loop_cause(exc: BaseException) -> BaseException | None:
+    """The deepest exception in ``exc``'s chain with a known event-loop message, or ``None`` when there is none."""
+    cause = root_cause(exc)
+    return cause if any(pattern in _text(cause) for pattern in KNOWN_CAUSES) else None
 
 
 def short_message(exc: BaseException | str) -> str:

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import pytest
 
 from kit.diagnose.affinity import Bound, adapter_for, bound_objects, describe, symptom
+from kit.diagnose.causes import describe as describe_error
+from kit.diagnose.causes import loop_cause
 from kit.diagnose.reads import GlobalRead, globals_read
 from kit.diagnose.rules import (
     LoopChoice,
@@ -52,11 +54,13 @@ FLAG = "--loop-guard"
 class LoopMismatchError(pytest.fail.Exception):
     """A loop-bound object was about to be used on an event loop other than the one it is bound to.
 
-    It is reported without a traceback: the message is the whole diagnosis.
+    It is reported without a traceback: the message is the whole diagnosis. ``holders`` names the fixtures
+    and module-level globals it blames (what ``kit audit --run`` reads).
     """
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, holders: tuple[str, ...] = ()) -> None:
         super().__init__(message, pytrace=False)
+        self.holders = holders
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,35 @@ class _Guard:
         self._held: _Table = {}  # fixture value id -> (value, its fixture)
         self._owned: dict[int, list[tuple[_Table, int]]] = {}
         self._loops: dict[int, _LoopSeen] = {}
+        self._set_up_on: dict[int, tuple[object, _Origin, str]] = {}  # fixturedef id -> (its loop, it, what chose the loop)
+        self._ran_on: dict[str, tuple[object, _User]] = {}  # test node id -> (its loop, it)
+
+    def set_up(self, fixturedef: pytest.FixtureDef, loop: object, choice: LoopChoice) -> None:
+        """Remember the loop an async fixture is set up on."""
+        origin = _Origin(fixturedef.argname, fixturedef.scope, choice.scope, source_location(fixturedef.func))
+        self._set_up_on[id(fixturedef)] = (loop, origin, choice.decided_by)
+
+    def ran(self, item: pytest.Item, loop: object, user: _User) -> None:
+        """Remember the loop an async test runs on."""
+        self._ran_on[item.nodeid] = (loop, user)
+
+    def diagnose(self, item: pytest.Item, error: BaseException) -> LoopMismatchError | None:
+        """A :class:`LoopMismatchError` for a test that failed with a known loop error the guard did not foresee,
+        naming the fixtures of its closure set up on another loop than its own; ``None`` when there is nothing to add."""
+        cause = None if isinstance(error, LoopMismatchError) else loop_cause(error)
+        if cause is None or item.nodeid not in self._ran_on:
+            return None
+        loop, user = self._ran_on[item.nodeid]
+        others = []
+        for name in item.fixturenames:  # type: ignore[attr-defined]
+            defs = item._fixtureinfo.name2fixturedefs.get(name)  # type: ignore[attr-defined]
+            seen = self._set_up_on.get(id(defs[-1])) if defs else None
+            if seen is not None and seen[0] is not loop:
+                others.append(seen)
+        if not others:
+            return None
+        message = _diagnosis(user, describe_error(cause), loop, others, item)
+        return LoopMismatchError(message, tuple(origin.fixture for _, origin, _ in others))
 
     def record(self, fixturedef: pytest.FixtureDef, value: object, loop_scope: str | None, inputs: set[int]) -> None:
         """Remember ``value`` as the value of ``fixturedef``, and the loop-bound objects it created.
@@ -135,8 +168,10 @@ class _Guard:
             for bound in bound_objects(value, name):
                 if bound.loop is not running:
                     holder = globals_.get(name) or self._holder(bound)
+                    created = self._created.get(id(bound.obj))
+                    names = [o.name if isinstance(o, GlobalRead) else o.fixture for o in (created and created[1], holder) if o]
                     raise LoopMismatchError(
-                        _message(user, bound, self._created.get(id(bound.obj)), holder, self._seen(bound), node)
+                        _message(user, bound, created, holder, self._seen(bound), node), tuple(dict.fromkeys(names))
                     )
 
     def _holder(self, bound: Bound) -> _Origin | None:
@@ -181,6 +216,7 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureR
         inputs, globals_ = _with_globals(original_function(fixturedef.func), values)
         try:
             running = runner_loop(request.getfixturevalue, choice.scope, request.node)
+            guard.set_up(fixturedef, running, choice)
             guard.check(user, inputs, globals_, running, request.node)
         except LoopMismatchError as error:
             fixturedef.cached_result = (None, fixturedef.cache_key(request), (error, error.__traceback__))
@@ -208,8 +244,28 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Iterator[None]:
         funcargs = pyfuncitem.funcargs
         values = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames if name in funcargs}
         inputs, globals_ = _with_globals(original_function(pyfuncitem.obj), values)
-        guard.check(user, inputs, globals_, runner_loop(funcargs.__getitem__, choice.scope, pyfuncitem), pyfuncitem)
-    return (yield)
+        running = runner_loop(funcargs.__getitem__, choice.scope, pyfuncitem)
+        guard.ran(pyfuncitem, running, user)
+        guard.check(user, inputs, globals_, running, pyfuncitem)
+    return (yield from _diagnosed(guard, pyfuncitem))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Turn a known loop error at teardown ("Event loop is closed") into the guard's report, when fixtures of the
+    test were set up on another loop than its own."""
+    return (yield from _diagnosed(item.config.stash.get(_STATE, None), item))
+
+
+def _diagnosed(guard: _Guard | None, item: pytest.Item) -> Iterator[None]:
+    """Run the wrapped hook; a loop error the guard did not foresee becomes its report, the raw error its cause."""
+    try:
+        return (yield)
+    except Exception as error:
+        diagnosis = None if guard is None else guard.diagnose(item, error)
+        if diagnosis is None:
+            raise
+        raise diagnosis from error
 
 
 # ---- private helpers -------------------------------------------------------------------------------
@@ -269,6 +325,25 @@ def _message(
         sync_fixture=origin.loop_scope is None,
     )
     return "\n".join(lines + [fix])
+
+
+def _diagnosis(user: _User, raw: str, loop: object, others: list[tuple[object, _Origin, str]], node: pytest.Item) -> str:
+    """The report for a known loop error the guard did not foresee: the raw error, and the fixtures on other loops."""
+    lines = [
+        f"test {user.name!r} failed with an event-loop error the loop guard could not foresee:",
+        f"  {raw}",
+        f"  The test: runs on the {user.loop_scope}-scoped loop ({user.decided_by}).",
+        "  Set up on another loop than the test's, in its fixtures:",
+    ]
+    for other_loop, origin, decided_by in others:
+        state = "now closed" if getattr(other_loop, "is_closed", lambda: False)() else "still open"
+        lines.append(f"    fixture {_describe(origin)}: on the {origin.loop_scope}-scoped loop ({decided_by}), {state}.")
+    lines += [f"  {note}" for note in map(event_loop_note, event_loop_overrides(node)) if note]
+    lines.append("  (LoopMismatchError from kit.diagnose.guard; the raw error is kept as its cause: run without")
+    lines.append(f"  {FLAG} to see its traceback.)")
+    first = others[0][1]
+    fix = fix_advice(first.fixture, first.scope, first.loop_scope, marker_override=user.marker_override)
+    return "\n".join([*lines, fix])
 
 
 def _loop_text(loop: object, seen: _LoopSeen | None) -> str:

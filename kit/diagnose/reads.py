@@ -55,6 +55,21 @@ def globals_read(func: Callable[..., object]) -> dict[str, GlobalRead]:
     return found
 
 
+def referenced(func: Callable[..., object]) -> dict[str, object]:
+    """What ``func``'s own code (and the functions nested in it) reads at module level, classes and functions
+    included: ``{"aiohttp.ClientSession": <class>, "lock": <Lock>}``. Nothing else is followed."""
+    home = getattr(func, "__globals__", None)
+    code = getattr(func, "__code__", None)
+    if home is None or code is None:
+        return {}
+    found = {}
+    for dotted in _global_reads(code):
+        read = _resolve(home, dotted, home)
+        if read is not None:
+            found[read.name] = read.value
+    return found
+
+
 def _resolve(namespace: dict[str, object], dotted: str, home: dict[str, object]) -> GlobalRead | None:
     """``name`` in ``namespace``, or ``module.attr`` when ``name`` is a module; ``None`` when it is neither."""
     name, _, attr = dotted.partition(".")

@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 from kit.diagnose.causes import KNOWN_CAUSES, describe, exception_chain, root_cause, short_message
+from kit.diagnose.guard import LoopMismatchError
 from kit.diagnose.rules import item_loop_scope, loop_scope_of_fixture, runner_loop
 
 __all__ = ["KNOWN_CAUSES", "NOT_RUN", "NO_LOOP", "RESULT_COLUMNS", "TIMELINE_COLUMNS", "UNKNOWN", "Recorder"]
@@ -80,7 +81,8 @@ class _Result:
             self.phase = when
             self.longrepr = str(report.longrepr)
             if excinfo is not None:
-                cause = root_cause(excinfo.value)
+                # the loop guard's report is the diagnosis (its cause, when it has one, is the raw error)
+                cause = excinfo.value if isinstance(excinfo.value, LoopMismatchError) else root_cause(excinfo.value)
                 self.error_type, self.message = type(cause).__name__, short_message(cause)
                 self.summary = describe(excinfo.value)
                 self.chain = [describe(exc) for exc in exception_chain(excinfo.value)]
