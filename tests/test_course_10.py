@@ -37,10 +37,11 @@ def test_the_guard_stops_both_at_set_up_and_names_the_app(passes: tuple[Pass, Pa
         assert "held by the module-level global 'app'" in report and "now closed" in report and "How to fix it" in report
 
 
-def test_the_audit_has_nothing_to_flag(passes: tuple[Pass, Pass]) -> None:
+def test_the_audit_flags_the_tests_that_reach_the_global_app(passes: tuple[Pass, Pass]) -> None:
+    """md-06/md-07: a row per test that uses 'app', each at risk, with the guard's fix."""
     for run in passes:
         text = run.text("audit-run")
-        assert "nothing at risk" in text and "rows at risk: 0" in text
+        assert "3 of 3 rows at risk" in text and "module-level global 'app'" in text and "How to fix it" in text
 
 
 def test_both_fixes_pass_with_the_guard_on(passes: tuple[Pass, Pass]) -> None:
