@@ -15,14 +15,16 @@ loop-lab is installed. Three families, each one of the lesson's working patterns
 Every connection has a connect timeout and a command timeout, and tests that use these fixtures
 get a ``timeout`` marker (``loop_lab_timeout`` ini option, 120 s by default) unless a timeout is
 configured already, so a dead server fails tests quickly instead of hanging them.
+Under pytest-xdist every fixture uses the worker's own database (:mod:`kit.db.workers`), dropped at the run's end.
 The broken patterns live in :mod:`kit.course.broken` and are never registered here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -33,6 +35,7 @@ import pytest_asyncio
 from kit.db.config import OWNED_COMMENT, DatabaseConfig, MaskedDSN, mask_url
 from kit.db.connections import ConnectionManager, connect, create_pool
 from kit.db.server import ensure_server
+from kit.db.workers import drop_run_databases, worker_config
 from kit.errors import DatabaseUnavailable, InvalidDatabaseURL, KitError
 
 if TYPE_CHECKING:
@@ -42,6 +45,8 @@ pytest_plugins = ["kit.diagnose.guard"]  # the loop guard: off unless --loop-gua
 
 ALLOW_CLEANUP_ENV = "LOOP_LAB_ALLOW_CLEANUP"
 _DEFAULT_TIMEOUT = "120"
+_RUN_OUTPUT = "loop_lab_run"  # an xdist worker's output: (the URL under test, the run id)
+_RUN_KEY = pytest.StashKey[tuple[str, str]]()
 _KIT_FIXTURES = frozenset(
     {
         "database_config",
@@ -150,16 +155,63 @@ def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, righ
     return [f"{shown[0]!r} {op} {shown[1]!r}", "(Loop Lab masks the DSN's password in test output)"]
 
 
+def _xdist_worker(config: pytest.Config) -> tuple[str, str] | None:
+    """``(run id, worker id)`` in a pytest-xdist worker, None in a run without workers (or in xdist's controller)."""
+    workerinput = getattr(config, "workerinput", None)
+    return None if workerinput is None else (workerinput["testrunuid"], workerinput["workerid"])
+
+
 @pytest.fixture(scope="session")
-def _loop_lab_dsn() -> MaskedDSN:
-    """The DSN of the database under test, from kit.db.server.ensure_server(), resolved once per session.
+def _loop_lab_settings(request: pytest.FixtureRequest) -> Iterator[DatabaseConfig]:
+    """The database under test, resolved once per session: under pytest-xdist, this worker's own database.
+
+    A worker's database is made from a template of the configured one (:mod:`kit.db.workers`) and dropped
+    when the worker's session ends; xdist's controller drops the template and anything a crashed worker left.
+    """
+    worker = _xdist_worker(request.config)
+    try:
+        ensure_server()
+        base = DatabaseConfig.from_environment()
+        settings = base if worker is None else worker_config(base, *worker)
+    except KitError as exc:
+        pytest.fail(f"Loop Lab has no database to test against: {exc}", pytrace=False)
+    if worker is None:
+        yield settings
+        return
+    request.config.workeroutput[_RUN_OUTPUT] = (str(base.url), worker[0])  # read by pytest_testnodedown
+    yield settings
+    with contextlib.suppress(KitError):  # the controller drops what is left, once the workers are done
+        drop_run_databases(base, worker[0], only=settings.database)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """In xdist's controller: remember which run's databases the workers made, so the run's end can drop them."""
+    made = getattr(node, "workeroutput", {}).get(_RUN_OUTPUT)
+    if made is not None:
+        node.config.stash[_RUN_KEY] = made  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In xdist's controller: drop the template and the workers' databases of this run (only the kit's own)."""
+    made = session.config.stash.get(_RUN_KEY, None)
+    if made is None:
+        return
+    try:
+        drop_run_databases(DatabaseConfig.from_url(made[0], source="kit"), made[1])
+    except KitError as exc:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"loop-lab: could not drop this run's worker databases: {exc}", yellow=True)
+
+
+@pytest.fixture(scope="session")
+def _loop_lab_dsn(_loop_lab_settings: DatabaseConfig) -> MaskedDSN:
+    """The DSN of the database under test (a worker's own under pytest-xdist), resolved once per session.
 
     A :class:`kit.db.config.MaskedDSN`: a ``str`` whose ``repr`` (what pytest prints) masks the password.
     """
-    try:
-        return MaskedDSN(ensure_server())
-    except KitError as exc:
-        pytest.fail(f"Loop Lab has no database to test against: {exc}", pytrace=False)
+    return _loop_lab_settings.url
 
 
 @asynccontextmanager
@@ -258,15 +310,12 @@ async def clean_test_schema(
 
 
 @pytest.fixture(scope="session")
-def database_settings(_loop_lab_dsn: str) -> DatabaseConfig:
+def database_settings(_loop_lab_settings: DatabaseConfig) -> DatabaseConfig:
     """The database settings as a :class:`kit.db.config.DatabaseConfig`, resolved once per session.
 
     A synchronous fixture: it creates nothing tied to an event loop, so sharing it is safe.
     """
-    try:
-        return DatabaseConfig.from_environment()
-    except KitError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    return _loop_lab_settings
 
 
 @pytest_asyncio.fixture
