@@ -34,6 +34,7 @@ import pytest_asyncio
 
 from kit.db.config import OWNED_COMMENT, DatabaseConfig, MaskedDSN, mask_url
 from kit.db.connections import ConnectionManager, connect, create_pool
+from kit.db.leases import release
 from kit.db.server import ensure_server
 from kit.db.workers import drop_run_databases, worker_config
 from kit.errors import DatabaseUnavailable, InvalidDatabaseURL, KitError
@@ -170,18 +171,21 @@ def _loop_lab_settings(request: pytest.FixtureRequest) -> Iterator[DatabaseConfi
     """
     worker = _xdist_worker(request.config)
     try:
-        ensure_server()
+        ensure_server(lease_for=os.getpid())  # on the kit's own server, a lease: no other run stops it under us
         base = DatabaseConfig.from_environment()
         settings = base if worker is None else worker_config(base, *worker)
     except KitError as exc:
+        release()
         pytest.fail(f"Loop Lab has no database to test against: {exc}", pytrace=False)
-    if worker is None:
+    if worker is not None:
+        request.config.workeroutput[_RUN_OUTPUT] = (str(base.url), worker[0])  # read by pytest_testnodedown
+    try:
         yield settings
-        return
-    request.config.workeroutput[_RUN_OUTPUT] = (str(base.url), worker[0])  # read by pytest_testnodedown
-    yield settings
-    with contextlib.suppress(KitError):  # the controller drops what is left, once the workers are done
-        drop_run_databases(base, worker[0], only=settings.database)
+        if worker is not None:
+            with contextlib.suppress(KitError):  # the controller drops what is left, once the workers are done
+                drop_run_databases(base, worker[0], only=settings.database)
+    finally:
+        release()
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from kit._sync import run_sync
+from kit.db import leases
 from kit.db.config import OWNED_COMMENT, DatabaseConfig, choose
 from kit.db.connections import ping
+from kit.db.processes import command_line
 from kit.db.state import STATE_FILE, locked, read_state, remove_state, state_dir, write_state
-from kit.errors import ConfigError, ServerError, StateError, UntrustedStateError
+from kit.errors import ConfigError, ServerError, ServerInUse, StateError, UntrustedStateError
 
 __all__ = [
     "DATABASE",
@@ -267,18 +269,6 @@ _SOCKET_PREFIX = "loop-lab-"
 _RUNTIME_ENTRIES = {"data", "postgres.log", "initdb.pw"}  # all a runtime directory holds, also one made before markers
 
 
-def _command_line(pid: int) -> list[str]:
-    """The arguments of process ``pid``, ``[]`` if there is none: from /proc where it exists, else from ps (macOS)."""
-    if Path("/proc/self/cmdline").exists():
-        try:
-            return [arg.decode(errors="replace") for arg in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if arg]
-        except OSError:
-            return []
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        return subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=10).stdout.split()
-    return []
-
-
 def _recorded_pid(data: Path) -> int | None:
     """The pid the data directory's ``postmaster.pid`` names (not proven: see :func:`_proven_pid`)."""
     try:
@@ -295,7 +285,7 @@ def _proven_pid(pid: object, data: Path) -> int | None:
     """
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return None
-    args = _command_line(pid)
+    args = command_line(pid)
     if _recorded_pid(data) != pid or not args or Path(args[0]).name != "postgres" or "-D" not in args[:-1]:
         return None
     return pid if os.path.realpath(args[args.index("-D") + 1]) == os.path.realpath(data) else None
@@ -321,7 +311,7 @@ def _reaped(pid: int, seconds: float) -> None:
 def _ended(pid: int, seconds: float) -> bool:
     """Wait up to ``seconds`` for process ``pid`` to exit (a zombie has no command line), then for its reaping."""
     deadline = time.monotonic() + seconds
-    while _command_line(pid):
+    while command_line(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -439,11 +429,11 @@ class Server:
         binaries = _reachable(find_binaries(), self.account)
         self._claim_runtime()
         self._halt()  # a server still running on our data directory that no state file describes any more
-        reuse = (
-            previous is not None and previous.get("data_dir") == str(self.data) and previous.get("bindir") == str(binaries.bindir)
-        )
-        password = previous["password"] if reuse and previous else secrets.token_urlsafe(24)
-        if not (reuse and (self.data / "PG_VERSION").is_file()):
+        ours = previous is not None and previous.get("data_dir") == str(self.data) and bool(previous.get("password"))
+        # The same password whenever the data is ours: a suite running on it keeps working after a restart,
+        # also one with the binaries of another clone's venv (data of the same major version is reused as it is).
+        password = str(previous["password"]) if ours and previous else secrets.token_urlsafe(24)
+        if not (ours and previous and self._data_fits(binaries, previous)):
             self._initdb(binaries, password)
         if previous and previous.get("socket_dir"):
             _remove_socket_dir(previous["socket_dir"], self.uid)
@@ -476,6 +466,17 @@ class Server:
             self.stop(state)  # a server no state file describes would be an orphan
             raise StateError(f"{exc}\nThe server it had just started was stopped again: nothing is left running.") from None
         return state
+
+    def _data_fits(self, binaries: Binaries, previous: dict[str, Any]) -> bool:
+        """Whether the data directory holds a cluster these binaries can run: the ones that made it, or the same major version."""
+        try:
+            made_by = (self.data / "PG_VERSION").read_text().strip()
+        except OSError:
+            return False
+        if previous.get("bindir") == str(binaries.bindir):
+            return True
+        version = self._run([binaries.tool("postgres"), "--version"], timeout=30).stdout.split()  # postgres (PostgreSQL) 18.1
+        return bool(version) and version[-1].split(".")[0] == made_by
 
     def _owns_runtime(self) -> bool:
         """Whether the runtime directory is the kit's: marked, or made before markers and holding only the kit's files."""
@@ -627,8 +628,12 @@ def _is_own(config: DatabaseConfig) -> bool:
     return config.url in (own.url, own.socket_url)
 
 
-def ensure_server() -> str:
-    """Return a DSN asyncpg accepts: the configured database, or the kit's own server (started if needed)."""
+def ensure_server(*, lease_for: int | None = None) -> str:
+    """Return a DSN asyncpg accepts: the configured database, or the kit's own server (started if needed).
+
+    With ``lease_for=PID``, process PID holds a lease on the kit's own server (:mod:`kit.db.leases`), taken under
+    the lock, so no other run's :func:`stop_server` stops it until the lease is released or PID exits.
+    """
     choice = choose()
     if choice.config is not None and not _is_own(choice.config):
         return choice.config.url
@@ -640,14 +645,28 @@ def ensure_server() -> str:
     with locked():
         server = Server()
         state = server.state()
-        if state is not None and server.responds(state):
-            return DatabaseConfig.from_state(state).url
-        return DatabaseConfig.from_state(server.start(state)).url
+        if state is None or not server.responds(state):
+            state = server.start(state)
+        if lease_for is not None:
+            leases.hold(lease_for)
+        return DatabaseConfig.from_state(state).url
 
 
-def stop_server(*, remove: bool = False) -> bool:
-    """Stop the kit's server; with ``remove=True`` also delete its data and state. True if it was running."""
+def stop_server(*, remove: bool = False, force: bool = False, release: int | None = None) -> bool:
+    """Stop the kit's server; with ``remove=True`` also delete its data and state. True if it was running.
+
+    ``release=PID`` first drops PID's lease. Raises :class:`ServerInUse`, stopping nothing, while another live
+    process holds a lease on the server, unless ``force=True``.
+    """
     with locked():
+        if release is not None:
+            leases.release(release)
+        others = leases.holders(excluding=os.getpid())
+        if others and not force:
+            raise ServerInUse(
+                f"The kit's server is in use by {len(others)} other client(s): {'; '.join(map(str, others))}. "
+                "It was left running; it stops when the last of them stops it, or now with `python -m kit db stop --force`."
+            )
         server = Server()
         state = server.state()
         was_running = server.stop(state)
