@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -399,3 +400,43 @@ def test_stop_remove_with_a_damaged_state_file_stops_and_removes_everything(priv
     _wait_gone(record["pid"])
     assert not Path(f"/proc/{record['pid']}").exists(), "the server was left running"
     assert not Path(record["socket_dir"]).exists() and not Path(record["runtime_dir"]).exists()
+
+
+def test_an_initdb_orphaned_by_a_killed_start_does_not_break_the_next_start(
+    private_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOP_LAB_HOME", str(private_home))
+    kit_server = server.Server()
+    kit_server._claim_runtime()
+    binaries = server._reachable(server.find_binaries(), kit_server.account)
+    pwfile = kit_server.runtime / "initdb.pw"
+    pwfile.write_text("orphan\n")
+    who = {"user": kit_server.account.uid, "group": kit_server.account.gid} if kit_server.account else {}
+    if kit_server.account:
+        os.chown(pwfile, kit_server.account.uid, kit_server.account.gid)
+    # What a `db start` killed during initdb leaves: its initdb, in a session of its own, still at work
+    orphan = subprocess.Popen(
+        [binaries.tool("initdb"), "-D", str(kit_server.data), "-U", "loop_lab", f"--pwfile={pwfile}", "--no-sync"],
+        cwd=kit_server.runtime,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        **who,
+    )
+    threading.Thread(target=orphan.wait, daemon=True).start()  # reaped as soon as it ends
+    try:
+        deadline = time.monotonic() + 30
+        while not (kit_server.data / "PG_VERSION").exists() and orphan.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.killpg(orphan.pid, signal.SIGSTOP)  # held mid-way: it would resume inside the next start's data directory
+        started = kit("db", "start", env=kit_env(private_home))
+        assert started.returncode == 0, started.stderr
+        _wait_gone(orphan.pid)
+        assert orphan.returncode is not None, "the orphaned initdb was left to write into the new data directory"
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(orphan.pid, signal.SIGCONT)
+        time.sleep(1)
+        assert kit("db", "status", "--quiet", env=kit_env(private_home)).returncode == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(orphan.pid, signal.SIGKILL)

@@ -10,7 +10,7 @@ import contextlib
 import subprocess
 from pathlib import Path
 
-__all__ = ["command_line", "started_at"]
+__all__ = ["command_line", "pids", "started_at"]
 
 _HAS_PROC = Path("/proc/self/stat").exists()
 
@@ -21,6 +21,13 @@ def _ps(pid: int, field: str) -> str:
             ["ps", "-o", f"{field}=", "-p", str(pid)], capture_output=True, text=True, timeout=10
         ).stdout.strip()
     return ""
+
+
+def pids() -> list[int]:
+    """The pids of every process this user may see."""
+    if _HAS_PROC:
+        return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    return [int(pid) for pid in _ps(-1, "pid").split() if pid.isdigit()]
 
 
 def command_line(pid: int) -> list[str]:

@@ -30,7 +30,7 @@ from kit._sync import run_sync
 from kit.db import leases
 from kit.db.config import OWNED_COMMENT, DatabaseConfig, choose
 from kit.db.connections import ping
-from kit.db.processes import command_line
+from kit.db.processes import command_line, pids
 from kit.db.state import STATE_FILE, locked, read_state, remove_state, state_dir, write_state
 from kit.errors import ConfigError, ServerError, ServerInUse, StateError, UntrustedStateError
 
@@ -506,7 +506,28 @@ class Server:
     def _run(self, cmd: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
         return _run_as(self.account, cmd, cwd=self.runtime if self.runtime.is_dir() else Path("/"), timeout=timeout)
 
+    def _orphaned_initdb(self) -> list[int]:
+        """initdb processes on this data directory (a killed ``db start`` leaves its initdb running): their pids."""
+        found = []
+        for pid in pids():
+            args = command_line(pid)
+            if args and Path(args[0]).name == "initdb" and "-D" in args[:-1]:
+                if os.path.realpath(args[args.index("-D") + 1]) == os.path.realpath(self.data):
+                    found.append(pid)
+        return found
+
+    def _end_orphaned_initdb(self) -> None:
+        """End an orphaned initdb on this data directory, with the postgres it runs (its process group), before initdb runs again."""
+        for pid in self._orphaned_initdb():
+            with contextlib.suppress(ProcessLookupError):
+                if os.getpgid(pid) == pid:  # the kit starts initdb in a session of its own
+                    os.killpg(pid, signal.SIGKILL)
+                else:
+                    os.kill(pid, signal.SIGKILL)
+            _ended(pid, 10)
+
     def _initdb(self, binaries: Binaries, password: str) -> None:
+        self._end_orphaned_initdb()  # it would write into (or, failing, delete) the new data directory
         shutil.rmtree(self.data, ignore_errors=True)
         pwfile = self.runtime / "initdb.pw"
         pwfile.write_text(password + "\n")
