@@ -63,45 +63,38 @@ _KIT_FIXTURES = frozenset(
     }
 )
 
-# Drops relations and routines whose names literally begin with "test_" (left(), not LIKE, where "_"
-# would match any character) in the current schema. Skipped: extension members, and sequences owned
-# by a column (a table "test" with a serial id owns "test_id_seq"; dropping it would break that table).
-_CLEANUP_SQL = r"""
-DO $cleanup$
-DECLARE
-    r record;
-BEGIN
-    FOR r IN
-        SELECT n.nspname, c.relname,
-               CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
-                              WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS kind
-        FROM pg_class c
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = current_schema()
-          AND left(c.relname, 5) = 'test_'
-          AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-          AND NOT EXISTS (
-              SELECT 1 FROM pg_depend d
-              WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                AND (d.deptype = 'e' OR (c.relkind = 'S' AND d.deptype IN ('a', 'i') AND d.refobjid <> c.oid)))
-        ORDER BY array_position(ARRAY['m', 'v', 'f', 'p', 'r', 'S']::"char"[], c.relkind), c.relname
-    LOOP
-        EXECUTE format('DROP %s IF EXISTS %I.%I CASCADE', r.kind, r.nspname, r.relname);
-    END LOOP;
-    FOR r IN
-        SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) AS args
-        FROM pg_proc p
-        JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname = current_schema()
-          AND left(p.proname, 5) = 'test_'
-          AND NOT EXISTS (
-              SELECT 1 FROM pg_depend d
-              WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
-    LOOP
-        EXECUTE format('DROP ROUTINE IF EXISTS %I.%I(%s) CASCADE', r.nspname, r.proname, r.args);
-    END LOOP;
-END
-$cleanup$
+# The DROP statements for relations and routines whose names literally begin with "test_" (left(), not LIKE,
+# where "_" would match any character) in the connection's current schema, dependants first. Skipped: extension
+# members, and sequences owned by a column (a table "test" with a serial id owns "test_id_seq"; dropping it
+# would break that table).
+_TEST_OBJECTS_SQL = r"""
+SELECT format('DROP %s IF EXISTS %I.%I CASCADE', kind, nspname, relname) AS statement, relname AS name, rank
+FROM (
+    SELECT n.nspname, c.relname,
+           CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                          WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS kind,
+           array_position(ARRAY['m', 'v', 'f', 'p', 'r', 'S']::"char"[], c.relkind) AS rank
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = current_schema()
+      AND left(c.relname, 5) = 'test_'
+      AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+      AND NOT EXISTS (
+          SELECT 1 FROM pg_depend d
+          WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+            AND (d.deptype = 'e' OR (c.relkind = 'S' AND d.deptype IN ('a', 'i') AND d.refobjid <> c.oid)))
+) AS relations
+UNION ALL
+SELECT format('DROP ROUTINE IF EXISTS %I.%I(%s) CASCADE', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+       p.proname, 7
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = current_schema()
+  AND left(p.proname, 5) = 'test_'
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_depend d
+      WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+ORDER BY rank, name
 """
 
 
@@ -274,20 +267,38 @@ def _allowed_databases(config: pytest.Config) -> set[str]:
     return {part.strip() for name in names for part in name.split(",") if part.strip()}
 
 
-async def _refuse_unless_disposable(conn: asyncpg.Connection, config: pytest.Config, dsn: str) -> None:
-    """Fail the test unless the kit created this database or the user allowed cleaning it."""
-    name, comment = await conn.fetchrow(
-        "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()"
+async def _schema_to_clean(conn: asyncpg.Connection, config: pytest.Config, dsn: str) -> tuple[str, str]:
+    """The (database, schema) the connection really uses; fails the test unless the kit created the database
+    or the user allowed cleaning it, and when the search_path names no schema that exists."""
+    name, comment, schema, path = await conn.fetchrow(
+        "SELECT datname, shobj_description(oid, 'pg_database'), current_schema(), current_setting('search_path') "
+        "FROM pg_database WHERE datname = current_database()"
     )
-    if comment == OWNED_COMMENT or name in _allowed_databases(config):
-        return
-    pytest.fail(
-        f"clean_test_schema refused to drop test_* objects in database {name!r} ({mask_url(dsn)}).\n"
-        f"The kit did not create this database (it lacks the comment {OWNED_COMMENT!r}),\n"
-        "so its test_* tables may be someone's data. If every object named test_* in it is disposable,\n"
-        f"allow it by name:  {ALLOW_CLEANUP_ENV}={name} pytest ...   or   pytest --allow-cleanup={name}",
-        pytrace=False,
-    )
+    if comment != OWNED_COMMENT and name not in _allowed_databases(config):
+        pytest.fail(
+            f"clean_test_schema refused to drop test_* objects in database {name!r} (schema {schema!r}, {mask_url(dsn)}).\n"
+            f"The kit did not create this database (it lacks the comment {OWNED_COMMENT!r}),\n"
+            "so its test_* tables may be someone's data. If every object named test_* in it is disposable,\n"
+            f"allow it by name:  {ALLOW_CLEANUP_ENV}={name} pytest ...   or   pytest --allow-cleanup={name}",
+            pytrace=False,
+        )
+    if schema is None:
+        pytest.fail(
+            f"clean_test_schema: the connection's search_path ({path}) names no schema that exists in database {name!r}, "
+            "so there is nothing it may clean. Create the schema, or fix options=-csearch_path=... in DATABASE_URL.",
+            pytrace=False,
+        )
+    return name, schema
+
+
+async def _clean(conn: asyncpg.Connection, where: str, when: str) -> None:
+    """Drop the ``test_*`` objects of the connection's current schema in one transaction; say what went, and where."""
+    rows = await conn.fetch(_TEST_OBJECTS_SQL)
+    async with conn.transaction():
+        for row in rows:
+            await conn.execute(row["statement"])
+    dropped = ", ".join(row["name"] for row in rows) or "nothing to drop"
+    print(f"clean_test_schema {when} the test, in {where}: {dropped}")
 
 
 @pytest_asyncio.fixture
@@ -297,17 +308,19 @@ async def clean_test_schema(
     """Drop every table, view, materialized view, sequence and function named ``test_*`` before and after the test.
 
     Not autouse: opt in per module with ``pytestmark = pytest.mark.usefixtures("clean_test_schema")``.
-    Works in the connection's current schema (``public`` unless the search_path says otherwise) and
-    matches names that literally begin with ``test_``, case-sensitively: ``test_users`` goes;
-    ``testament``, ``test``, ``tests_x`` and a quoted ``"Test_Upper"`` stay. Drops use CASCADE, so
-    objects that depend on a ``test_*`` object go with it.
+    Works in the schema the connection really uses (its ``current_schema()``: ``public`` unless the search_path
+    says otherwise, as with ``options=-csearch_path=scratch`` in DATABASE_URL) and prints which one (captured
+    output) with what it dropped. Matches names that literally begin with ``test_``, case-sensitively:
+    ``test_users`` goes; ``testament``, ``test``, ``tests_x`` and a quoted ``"Test_Upper"`` stay. Drops use
+    CASCADE, so objects that depend on a ``test_*`` object go with it.
     Refuses (fails the test) on a database the kit did not create unless allowed by name with
     ``LOOP_LAB_ALLOW_CLEANUP=<dbname>``, ``--allow-cleanup=<dbname>`` or the ``loop_lab_allow_cleanup`` ini option.
     """
-    await _refuse_unless_disposable(test_connection, request.config, database_config)
-    await test_connection.execute(_CLEANUP_SQL)
+    database, schema = await _schema_to_clean(test_connection, request.config, database_config)
+    where = f"schema {schema!r} of database {database!r}"
+    await _clean(test_connection, where, "before")
     yield
-    await test_connection.execute(_CLEANUP_SQL)
+    await _clean(test_connection, where, "after")
 
 
 # --- 2. the seed's alternative: synchronous session configuration, async connection per test ----------

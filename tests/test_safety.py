@@ -23,7 +23,7 @@ import pytest
 
 from kit.db import server, state
 from kit.db.config import ConfigError, DatabaseConfig, MaskedDSN, mask_url
-from kit.db.connections import ping
+from kit.db.connections import connect, ping
 from kit.errors import DatabaseUnavailable, StateError
 from tests.support.kit_cli import kit, kit_env
 
@@ -440,3 +440,57 @@ def test_an_initdb_orphaned_by_a_killed_start_does_not_break_the_next_start(
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(orphan.pid, signal.SIGKILL)
+
+
+_CLEANS = """
+import pytest
+
+pytestmark = pytest.mark.usefixtures("clean_test_schema")
+
+
+@pytest.mark.asyncio
+async def test_cleaned(test_connection):
+    assert await test_connection.fetchval("SELECT to_regclass('test_results')") is None
+"""
+
+
+async def _execute(url: str, sql: str) -> None:
+    conn = await connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def test_clean_test_schema_cleans_the_schema_the_connection_uses_and_names_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = _own_config()
+    setup = (
+        "CREATE SCHEMA IF NOT EXISTS scratch; DROP TABLE IF EXISTS public.test_results, scratch.test_results;"
+        "CREATE TABLE public.test_results AS SELECT generate_series(1, 1000) AS n;"
+        "CREATE TABLE scratch.test_results AS SELECT generate_series(1, 10) AS n"
+    )
+    asyncio.run(_execute(own.url, setup))
+    try:
+        monkeypatch.setenv("DATABASE_URL", own.url + "?options=-csearch_path%3Dscratch")
+        pytester.makepyfile(test_cleans=_CLEANS)
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rP")
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(
+            ["clean_test_schema before the test, in schema 'scratch' of database 'loop_lab': test_results"]
+        )
+        assert asyncio.run(ping(own.url, "SELECT count(*) FROM public.test_results")) == 1000, "public's rows were dropped"
+        assert asyncio.run(ping(own.url, "SELECT to_regclass('scratch.test_results')")) is None
+    finally:
+        asyncio.run(ping(own.url, "DROP TABLE IF EXISTS public.test_results"))
+
+
+def test_clean_test_schema_refuses_a_search_path_without_a_schema(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", _own_config().url + "?options=-csearch_path%3Dnowhere")
+    pytester.makepyfile(test_cleans=_CLEANS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*search_path (nowhere) names no schema that exists in database 'loop_lab'*"])
