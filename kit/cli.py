@@ -16,10 +16,13 @@ def _db(args: argparse.Namespace) -> int:
     if args.action == "start":
         began = time.perf_counter()
         url = server.ensure_server(lease_for=args.hold)
-        config = DatabaseConfig.from_url(url, source=DatabaseConfig.from_environment().source)
-        if config.source != "kit":  # the kit's own server has just answered; an external one must answer too
-            run_sync(ping(url))
-        print(f"database ready: {config.masked_url}  ({config.source}, {time.perf_counter() - began:.2f} s)")
+        configured = DatabaseConfig.from_environment()
+        config = DatabaseConfig.from_url(url, source=configured.source)
+        where = config.source
+        if config.source != "kit" and not server.is_own_server(configured):
+            run_sync(ping(url))  # the kit's own server has just answered; an external one must answer too
+            where = f"from {config.source} in the environment, not the kit's own server"
+        print(f"database ready: {config.masked_url}  ({where}, {time.perf_counter() - began:.2f} s)")
         return 0
     if args.action == "url":
         print(server.ensure_server())

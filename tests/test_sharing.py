@@ -7,12 +7,13 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from kit.db import leases, state
-from kit.db.config import MaskedDSN
+from kit.db.config import DatabaseConfig, MaskedDSN, mask_url
 from kit.db.connections import ping
 from kit.errors import StateError
 from tests.support.kit_cli import kit, kit_env
@@ -78,6 +79,7 @@ def test_a_restart_keeps_the_password_and_the_data_also_from_another_clone(priva
 
 _WAIT = """
 import time
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -158,3 +160,17 @@ def test_two_make_test_runs_sharing_a_state_directory_both_pass(
     assert kit("db", "status", "--quiet", env=env).returncode == 0, "the server the second run used was stopped"
     monkeypatch.setenv("LOOP_LAB_HOME", str(private_home))
     assert leases.holders() == [], "every client has ended: no lease may count"
+
+
+def test_make_test_says_which_database_an_exported_database_url_points_at(private_home: Path, tmp_path: Path) -> None:
+    own = DatabaseConfig.from_environment()
+    elsewhere = replace(own, database="postgres").url  # a database that is not the kit's own one
+    done = _make_test(
+        _suite(tmp_path, "tiny", "\ndef test_nothing():\n    pass\n"), kit_env(private_home, DATABASE_URL=elsewhere)
+    )
+    out = done.communicate(timeout=120)[0]
+    assert done.returncode == 0, out
+    said = [line for line in out.splitlines() if "DATABASE_URL" in line]
+    expected = f"database ready: {mask_url(elsewhere)}  (from DATABASE_URL in the environment, not the kit's own server, "
+    assert len(said) == 1 and said[0].startswith(expected), out
+    assert own.password not in out

@@ -42,6 +42,7 @@ __all__ = [
     "Server",
     "ensure_server",
     "find_binaries",
+    "is_own_server",
     "server_status",
     "stop_server",
 ]
@@ -662,8 +663,8 @@ async def _create_database(admin_url: str) -> None:
 # --- the public functions -----------------------------------------------------------------------------------
 
 
-def _is_own(config: DatabaseConfig) -> bool:
-    """Whether a configured URL is the kit's own server's (``make lab`` exports it as DATABASE_URL)."""
+def is_own_server(config: DatabaseConfig) -> bool:
+    """Whether configured settings point at the kit's own server (``make lab`` exports its URL as DATABASE_URL)."""
     state = read_state()
     if state is None:
         return False
@@ -678,7 +679,7 @@ def ensure_server(*, lease_for: int | None = None) -> str:
     the lock, so no other run's :func:`stop_server` stops it until the lease is released or PID exits.
     """
     choice = choose()
-    if choice.config is not None and not _is_own(choice.config):
+    if choice.config is not None and not is_own_server(choice.config):
         return choice.config.url
     if choice.kind == "learner":
         from kit.db.learners import ensure_learner_database
