@@ -149,7 +149,7 @@ def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, righ
     return [f"{shown[0]!r} {op} {shown[1]!r}", "(Loop Lab masks the DSN's password in test output)"]
 
 
-def _xdist_worker(config: pytest.Config) -> tuple[str, str] | None:
+def xdist_worker(config: pytest.Config) -> tuple[str, str] | None:
     """``(run id, worker id)`` in a pytest-xdist worker, None in a run without workers (or in xdist's controller)."""
     workerinput = getattr(config, "workerinput", None)
     return None if workerinput is None else (workerinput["testrunuid"], workerinput["workerid"])
@@ -162,7 +162,7 @@ def _loop_lab_settings(request: pytest.FixtureRequest) -> Iterator[DatabaseConfi
     A worker's database is made from a template of the configured one (:mod:`kit.db.workers`) and dropped
     when the worker's session ends; xdist's controller drops the template and anything a crashed worker left.
     """
-    worker = _xdist_worker(request.config)
+    worker = xdist_worker(request.config)
     try:
         ensure_server(lease_for=os.getpid())  # on the kit's own server, a lease: no other run stops it under us
         base = DatabaseConfig.from_environment()
