@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
-from kit.db.config import DatabaseConfig
+from kit.db.config import OWNED_COMMENT, DatabaseConfig
 from kit.db.connections import connect
 from kit.db.server import ensure_server
+from kit.db.workers import drop_run_databases, run_prefix
 from kit.plugin import ALLOW_CLEANUP_ENV
 
 # clean_test_schema before and after each of 24 tests that create, fill and count the same table: with one
@@ -114,3 +116,25 @@ def test_without_xdist_the_fixtures_use_the_configured_database(
         test_plain=f"def test_it(database_settings):\n    assert database_settings.database == {DatabaseConfig.from_environment().database!r}\n"
     )
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+async def _admin_execute(url: str, *statements: str) -> None:
+    conn = await connect(replace(DatabaseConfig.from_url(url), database="postgres").url)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def test_only_databases_carrying_the_kits_comment_are_dropped() -> None:
+    url = ensure_server()
+    own = DatabaseConfig.from_url(url)
+    theirs, ours = (run_prefix(own.database, "feedc0de") + name for name in ("gw8", "gw9"))
+    asyncio.run(_admin_execute(url, f'CREATE DATABASE "{theirs}"', f'CREATE DATABASE "{ours}"'))
+    asyncio.run(_admin_execute(url, f"COMMENT ON DATABASE \"{ours}\" IS '{OWNED_COMMENT}'"))
+    try:
+        assert drop_run_databases(own, "feedc0de") == [ours]
+        assert theirs in asyncio.run(_databases(url)), "a database without the kit's comment was dropped"
+    finally:
+        asyncio.run(_admin_execute(url, f'DROP DATABASE IF EXISTS "{theirs}"', f'DROP DATABASE IF EXISTS "{ours}"'))
