@@ -12,13 +12,17 @@ PIP_QUIET    := --quiet --disable-pip-version-check
 # What `make install` and `make install-browser` install (a variable: a comma cannot be a $(call) argument).
 TEST_REQS    := -e '.[test]'
 BROWSER_REQS := -e '.[test,browser]'
+# `make setup OFFLINE=DIR` installs from a wheelhouse (`make wheelhouse`) with no network: no index, DIR's wheels only.
+OFFLINE ?=
+INDEX   = $(if $(OFFLINE),--no-index --find-links $(abspath $(OFFLINE)))
+WHEELHOUSE ?= wheelhouse
 # JupyterLab's port, unless LAB_ARGS names one (`make lab LAB_ARGS="--port=9911"` serves on 9911).
 LAB_PORT ?= 8888
 LAB_PORT_ARG = $(if $(filter --port --port=% --ServerApp.port --ServerApp.port=%,$(LAB_ARGS)),,--port=$(LAB_PORT))
 # Jupyter refuses to run as root unless told to (CI and containers run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup install install-browser lab lint test test-browser test-pythons stop clean notebooks-clean notebooks-check
+.PHONY: setup install install-browser wheelhouse lab lint test test-browser test-pythons stop clean notebooks-clean notebooks-check
 
 # The set-up shared by `make lab` and `make test`: a virtual environment, the kit installed, its server up.
 setup: install
@@ -32,22 +36,32 @@ define install
 	@uv="$$(command -v uv || true)"; \
 	if [ "$(USE_UV)" = 0 ]; then uv=""; \
 	elif [ -z "$$uv" ]; then \
-	  if [ -x $(VENV)/bin/uv ] || $(PYTHON) -m pip --python $(PY) install $(PIP_QUIET) uv >/dev/null 2>&1 \
-	    || { $(PY) -m ensurepip --default-pip >/dev/null 2>&1 && $(PY) -m pip install $(PIP_QUIET) uv >/dev/null 2>&1; }; then \
+	  if [ -x $(VENV)/bin/uv ] || $(PYTHON) -m pip --python $(PY) install $(PIP_QUIET) $(INDEX) uv >/dev/null 2>&1 \
+	    || { $(PY) -m ensurepip --default-pip >/dev/null 2>&1 && $(PY) -m pip install $(PIP_QUIET) $(INDEX) uv >/dev/null 2>&1; }; then \
 	    uv=$(VENV)/bin/uv; \
 	  else echo "loop-lab: uv could not be installed; installing with pip instead (a minute or two)"; fi; \
 	fi; \
-	if [ -n "$$uv" ]; then "$$uv" pip install --quiet --python $(PY) -c $(LOCK) $(1) pip; \
+	if [ -n "$$uv" ]; then "$$uv" pip install --quiet --python $(PY) $(INDEX) -c $(LOCK) $(1) pip; \
 	else { $(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip --default-pip >/dev/null; } \
-	  && $(PY) -m pip install $(PIP_QUIET) -c $(LOCK) $(1); fi
+	  && $(PY) -m pip install $(PIP_QUIET) $(INDEX) -c $(LOCK) $(1); fi
 endef
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml $(LOCK)
+	@if [ -n "$(OFFLINE)" ] && ! ls $(OFFLINE)/loop_lab-*.whl >/dev/null 2>&1; then \
+	  echo "loop-lab: OFFLINE=$(OFFLINE) is not a wheelhouse (no loop_lab-*.whl in it); make one with \`make wheelhouse\` where there is a network"; exit 1; fi
 	@test -x $(PY) || $(PYTHON) -m venv --without-pip $(VENV)
 	$(call install,$(TEST_REQS))
 	@touch $(STAMP)
+
+# For a room without network (run once, online, on the laptops' operating system and processor): every wheel
+# `make setup` installs at the lock's versions, the build backend (setuptools, for the editable install), pip and
+# uv, and the course (the loop-lab wheel carries the notebooks). Then `make setup OFFLINE=$(WHEELHOUSE)` in a
+# clone, or `pip install --no-index --find-links $(WHEELHOUSE) 'loop-lab[course]'` and `loop-lab lab` without one.
+wheelhouse: install
+	$(PY) -m pip wheel $(PIP_QUIET) --wheel-dir $(WHEELHOUSE) -c $(LOCK) '.[test]' pip uv 'setuptools>=77'
+	@echo "wheelhouse: $$(ls $(WHEELHOUSE)/*.whl | wc -l) wheels in $(WHEELHOUSE)/; install with \`make setup OFFLINE=$(WHEELHOUSE)\`"
 
 # JupyterLab on notebooks/; kernels inherit the kit's settings (they also find its server on their own).
 lab: setup
@@ -67,12 +81,15 @@ test: install
 	if [ $$started = 1 ]; then $(PY) -m kit db stop --release $$$$; fi; \
 	exit $$rc
 
-# Notebooks 00 and 01 run through JupyterLab's UI in headless Chromium (Debian's `chromium`; see .ci/run).
+# Notebooks 00 and 01 run through JupyterLab's UI in headless Chromium (Debian's `chromium`; see .ci/run), with
+# pytest-playwright: a failing test leaves its trace and a screenshot in artifacts/playwright/ (`playwright show-trace`).
 # Screenshots and JupyterLab's log go to artifacts/; docs/browser-test.md says more.
+BROWSER_TESTS ?= tests/browser
+BROWSER_ARGS  := --tracing retain-on-failure --screenshot only-on-failure --output artifacts/playwright
 test-browser: install-browser
 	@if $(PY) -m kit db status --quiet; then started=0; else started=1; fi; \
 	$(PY) -m kit db start --hold $$$$ || exit 1; \
-	$(PY) -m pytest tests/browser $(PYTEST_ARGS); rc=$$?; \
+	$(PY) -m pytest $(BROWSER_TESTS) $(BROWSER_ARGS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$started = 1 ]; then $(PY) -m kit db stop --release $$$$; fi; \
 	exit $$rc
 

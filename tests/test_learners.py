@@ -13,7 +13,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from kit.db.config import OWNED_COMMENT, DatabaseConfig
 from kit.db.learners import database_name, ensure_learner_database
+from kit.errors import LearnerError
 from tests.support.kit_cli import kit_env
 
 LEARNERS = [f"learner-{i:02d}" for i in range(27)] + ["Zoë Ünïcode", "anna.o'brien", 'x"; DROP DATABASE loop_lab; --']
@@ -132,3 +134,80 @@ def test_learner_state_is_private_and_reused(admin_url: str, tmp_path: Path) -> 
     assert state.stat().st_mode & 0o077 == 0
     status = subprocess.run([sys.executable, "-m", "kit", "db", "status"], env=env, capture_output=True, text=True, timeout=60)
     assert "learner" in status.stdout and first.stdout.split(":")[2].split("@")[0] not in status.stdout
+
+
+# --- a central admin that is no superuser (PostgreSQL 16 and later: CREATE DATABASE ... OWNER needs SET ROLE) ---
+
+ADMIN_PASSWORD = "room-admin-password"
+
+
+def _superuser_sql(*statements: str) -> list[object]:
+    async def run() -> list[object]:
+        conn = await asyncpg.connect(os.environ["DATABASE_URL"], ssl=False)
+        try:
+            return [await conn.fetchval(sql) for sql in statements]
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def limited_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    """A role with LOGIN CREATEROLE CREATEDB and no SUPERUSER, as docs/deploying.md tells an admin to make."""
+    role = f"looplab_admin_{os.getpid()}"
+    _superuser_sql(f"CREATE ROLE {role} LOGIN CREATEROLE CREATEDB PASSWORD '{ADMIN_PASSWORD}'")
+    monkeypatch.setenv("LOOP_LAB_HOME", str(tmp_path / "home"))
+    config = DatabaseConfig.from_url(os.environ["DATABASE_URL"])
+    yield role, f"postgresql://{role}:{ADMIN_PASSWORD}@{config.host}:{config.port}/postgres"
+    names = [database_name(who) for who in ("limited-1", "limited-2", "no-createdb")]
+    _superuser_sql(
+        *[f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names],
+        *[f'DROP ROLE IF EXISTS "{name}"' for name in names],
+        f"DROP ROLE IF EXISTS {role}",
+    )
+
+
+def test_a_non_superuser_admin_provisions_learners(limited_admin: tuple[str, str]) -> None:
+    role, admin = limited_admin
+    version = _superuser_sql("SHOW server_version_num")[0]
+    first = ensure_learner_database(admin, "limited-1")
+    assert ensure_learner_database(admin, "limited-1") == first  # the second time (same home): reused, not re-created
+    assert ensure_learner_database(admin, "limited-2") != first
+
+    async def probe() -> tuple[str, bool, str]:
+        conn = await asyncpg.connect(first, ssl=False)
+        try:
+            who = await conn.fetchval("SELECT current_user || '@' || current_database()")
+            comment = await conn.fetchval(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()"
+            )
+        finally:
+            await conn.close()
+        neighbour = first.rsplit("/", 1)[0] + "/" + database_name("limited-2")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await asyncpg.connect(neighbour, ssl=False)
+        return who, comment == OWNED_COMMENT, version
+
+    who, marked, _ = asyncio.run(probe())
+    name = database_name("limited-1")
+    assert who == f"{name}@{name}" and marked
+    assert int(version) >= 160000, "this test is about PostgreSQL 16 and later (the kit's server is 18)"
+
+
+def test_a_failed_provisioning_leaves_no_role_behind(limited_admin: tuple[str, str]) -> None:
+    role, admin = limited_admin
+    _superuser_sql(f"ALTER ROLE {role} NOCREATEDB")
+    with pytest.raises(LearnerError, match=f"The admin role '{role}' could not provision") as caught:
+        ensure_learner_database(admin, "no-createdb")
+    assert ADMIN_PASSWORD not in str(caught.value)
+    name = database_name("no-createdb")
+    assert _superuser_sql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{name}'") == [0]
+
+
+def test_status_before_a_learner_is_provisioned_says_so(tmp_path: Path) -> None:
+    """Not "No database is configured": the room's central server is configured, this learner's database is not yet."""
+    env = kit_env(tmp_path / "fresh-home", LOOP_LAB_ADMIN_URL="postgresql://admin:x@127.0.0.1:1/postgres")
+    result = subprocess.run([sys.executable, "-m", "kit", "db", "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3
+    assert "has not been provisioned in this home yet" in result.stdout and "No database is configured" not in result.stdout

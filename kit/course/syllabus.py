@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from kit._files import course_dir
 from kit.errors import NotebookError
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 PATHS = ("core", "extended")
 WORKSHOP_MINUTES = 90
 SPARE_MINUTES = 10
@@ -30,8 +30,9 @@ class Lesson:
     path: str
 
 
-def lessons(directory: Path = NOTEBOOKS) -> list[Lesson]:
-    """The numbered notebooks in ``directory``, in order, with the budget each one's metadata gives."""
+def lessons(directory: Path | None = None) -> list[Lesson]:
+    """The numbered notebooks in ``directory`` (default: the course, :func:`kit._files.course_dir`), in order, with the budget each one's metadata gives."""
+    directory = course_dir() if directory is None else directory
     found = []
     for file in sorted(directory.glob("[0-9][0-9]_*.ipynb")):
         notebook = json.loads(file.read_text())

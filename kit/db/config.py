@@ -206,6 +206,11 @@ class DatabaseConfig:
         if choice.config is not None:
             return choice.config
         state = read_state(LEARNER_STATE_FILE if choice.kind == "learner" else STATE_FILE)
+        if state is None and choice.kind == "learner":
+            raise ServerNotStarted(
+                "LOOP_LAB_ADMIN_URL is set, so this learner gets a database of their own on that central server, and it "
+                "has not been provisioned in this home yet. Run `python -m kit db start` (or call kit.ensure_server())."
+            )
         if state is None:
             raise ServerNotStarted(
                 "No database is configured and the kit's own server is not running. "

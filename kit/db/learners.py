@@ -15,6 +15,9 @@ import hashlib
 import os
 import re
 import secrets
+from typing import Any
+
+import asyncpg
 
 from kit._sync import run_sync
 from kit.db.config import OWNED_COMMENT, DatabaseConfig
@@ -60,20 +63,65 @@ async def _provision(admin_url: str, name: str, password: str) -> None:
     try:
         await admin.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
         try:
-            if await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name):
-                await admin.execute(f"ALTER ROLE {_ident(name)} WITH LOGIN PASSWORD {_literal(password)}")
-            else:
-                await admin.execute(
-                    f"CREATE ROLE {_ident(name)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {_literal(password)}"
-                )
-            if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-                await admin.execute(f"CREATE DATABASE {_ident(name)} OWNER {_ident(name)}")
-            await admin.execute(f"REVOKE ALL ON DATABASE {_ident(name)} FROM PUBLIC")
-            await admin.execute(f"COMMENT ON DATABASE {_ident(name)} IS '{OWNED_COMMENT}'")
+            await _provision_locked(admin, name, password)
         finally:
             await admin.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     finally:
         await admin.close()
+
+
+async def _provision_locked(admin: Any, name: str, password: str) -> None:
+    """Create (or refresh) the learner's role and database; undo what this call made if a step fails."""
+    made_role = made_database = False
+    try:
+        if await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name):
+            await admin.execute(f"ALTER ROLE {_ident(name)} WITH LOGIN PASSWORD {_literal(password)}")
+        else:
+            await admin.execute(
+                f"CREATE ROLE {_ident(name)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {_literal(password)}"
+            )
+            made_role = True
+        await _may_own(admin, name)
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f"CREATE DATABASE {_ident(name)} OWNER {_ident(name)}")
+            made_database = True
+        # As the owner: a CREATEROLE admin that is no superuser holds no privileges of the learner's role.
+        await _as(admin, name, f"REVOKE ALL ON DATABASE {_ident(name)} FROM PUBLIC")
+        await _as(admin, name, f"COMMENT ON DATABASE {_ident(name)} IS '{OWNED_COMMENT}'")
+    except asyncpg.PostgresError as exc:
+        who = await admin.fetchval("SELECT current_user")
+        if made_database:
+            await _as(admin, name, f"DROP DATABASE IF EXISTS {_ident(name)}")
+        if made_role:
+            await admin.execute(f"DROP ROLE IF EXISTS {_ident(name)}")  # no role left without its database
+        raise LearnerError(
+            f"The admin role {who!r} could not provision the learner database {name!r}: {exc}. It needs LOGIN, "
+            "CREATEROLE and CREATEDB (or SUPERUSER); see docs/deploying.md."
+        ) from exc
+
+
+async def _as(admin: Any, role: str, sql: str) -> None:
+    """Run one statement as ``role`` (the admin may SET ROLE to it, see :func:`_may_own`), then become itself again."""
+    await admin.execute(f"SET ROLE {_ident(role)}")
+    try:
+        await admin.execute(sql)
+    finally:
+        await admin.execute("RESET ROLE")
+
+
+async def _may_own(admin: Any, name: str) -> None:
+    """Let a non-superuser admin give a database to the learner's role.
+
+    ``CREATE DATABASE ... OWNER role`` needs the admin to be able to ``SET ROLE`` to it. A superuser always can; on
+    PostgreSQL 16 and later a CREATEROLE admin holds ADMIN OPTION on the roles it created but is no member of them
+    (unless ``createrole_self_grant`` says so), so it grants itself SET, without INHERIT; before 16, membership does it.
+    """
+    if await admin.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
+        return
+    if int(await admin.fetchval("SHOW server_version_num")) >= 160000:
+        await admin.execute(f"GRANT {_ident(name)} TO CURRENT_USER WITH INHERIT FALSE, SET TRUE")
+    else:
+        await admin.execute(f"GRANT {_ident(name)} TO CURRENT_USER")
 
 
 def _answers(url: str) -> bool:

@@ -1,14 +1,18 @@
-"""Fixtures for the browser tests: one JupyterLab from `make lab` and one headless Chromium for the session."""
+"""Fixtures for the browser tests: one JupyterLab from `make lab`; pytest-playwright's browser, on Debian's Chromium.
+
+pytest-playwright provides ``page`` (a fresh context per test); with the options `make test-browser` passes, a
+failing test leaves its trace (``playwright show-trace``) and a screenshot in ``artifacts/playwright/``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.browser.chromium import launch
+from tests.browser.chromium import launch_options
 from tests.support.lab_server import Lab, running_lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,17 +34,12 @@ def lab(artifacts: Path) -> Iterator[Lab]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright."""
-    with sync_playwright() as playwright:
-        chromium = launch(playwright)
-        yield chromium
-        chromium.close()
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright's launch options (``--headed``, ``--slowmo``...) on Debian's Chromium."""
+    return {**browser_type_launch_args, **launch_options()}
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh browser context and page, with a window large enough for the tables."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    yield context.new_page()
-    context.close()
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    """Every test's browser context: a window large enough for the tables."""
+    return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}

@@ -52,8 +52,12 @@ def _answers(lab: Lab) -> bool:
 
 
 @contextlib.contextmanager
-def running_lab(root: Path, log: Path, *, timeout: float = 180, port_in_lab_args: bool = False) -> Iterator[Lab]:
+def running_lab(
+    root: Path, log: Path, *, timeout: float = 180, port_in_lab_args: bool = False, command: list[str] | None = None
+) -> Iterator[Lab]:
     """Run ``make lab`` in ``root`` on a free port with a fresh token; JupyterLab's output goes to ``log``.
+
+    With ``command`` (e.g. ``["loop-lab", "lab", DEST]``) that runs instead, the port and options appended.
 
     The port is given as ``LAB_PORT``, or with ``port_in_lab_args`` as ``--port`` in ``LAB_ARGS`` (with
     ``LAB_PORT`` set to another free port, which must lose).
@@ -77,8 +81,13 @@ def running_lab(root: Path, log: Path, *, timeout: float = 180, port_in_lab_args
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text)
         env = kit_env(JUPYTERLAB_SETTINGS_DIR=f"{scratch}/settings", JUPYTERLAB_WORKSPACES_DIR=f"{scratch}/workspaces")
+        started = (
+            [*command, f"--port={port}", *args.split()]
+            if command
+            else ["make", "lab", f"LAB_PORT={lab_port}", f"LAB_ARGS={args}"]
+        )
         process = subprocess.Popen(
-            ["make", "lab", f"LAB_PORT={lab_port}", f"LAB_ARGS={args}"],
+            started,
             cwd=root,
             env=env,
             stdout=output,
@@ -89,7 +98,9 @@ def running_lab(root: Path, log: Path, *, timeout: float = 180, port_in_lab_args
             deadline = time.monotonic() + timeout
             while not _answers(lab):
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"`make lab` did not serve JupyterLab within {timeout:.0f} s; its output is in {log}")
+                    raise AssertionError(
+                        f"`{' '.join(started)}` did not serve JupyterLab within {timeout:.0f} s; its output is in {log}"
+                    )
                 time.sleep(0.5)
             yield lab
         finally:
