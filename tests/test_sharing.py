@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -38,6 +39,10 @@ def test_a_lease_counts_while_its_process_lives(tmp_path: Path, monkeypatch: pyt
     sleeper.kill()
     sleeper.wait()
     assert leases.holders() == [] and not list(tmp_path.glob("lease-*")), "a dead client's lease is deleted"
+    stale = tmp_path / f"lease-{sleeper.pid}.json"
+    state.write_state({"pid": sleeper.pid, "started": "1", "command": "gone"}, stale.name)
+    leases.hold()
+    assert not stale.exists() and [lease.pid for lease in leases.holders()] == [os.getpid()]
 
 
 def test_a_reused_pid_does_not_inherit_a_lease(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sleeper) -> None:

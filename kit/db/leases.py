@@ -36,8 +36,12 @@ def _name(pid: int) -> str:
 
 
 def hold(pid: int | None = None) -> Lease:
-    """Record that process ``pid`` (default: this one) uses the kit's server, until :func:`release` or its exit."""
+    """Record that process ``pid`` (default: this one) uses the kit's server, until :func:`release` or its exit.
+
+    Stale leases (of processes that have ended) are deleted on the way.
+    """
     pid = os.getpid() if pid is None else pid
+    holders()
     started = started_at(pid)
     if started is None:
         raise StateError(f"Cannot hold a lease for pid {pid}: no such process is running.")
