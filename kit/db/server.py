@@ -13,6 +13,7 @@ import glob
 import hashlib
 import importlib.util
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -449,7 +450,7 @@ class Server:
         # The same password whenever the data is ours: a suite running on it keeps working after a restart,
         # also one with the binaries of another clone's venv (data of the same major version is reused as it is).
         password = str(previous["password"]) if ours and previous else secrets.token_urlsafe(24)
-        if not (ours and previous and self._data_fits(binaries, previous)):
+        if not (ours and self._data_fits(binaries, previous or {})):
             self._initdb(binaries, password)
         if previous and previous.get("socket_dir"):
             _remove_socket_dir(previous["socket_dir"], self.uid)
@@ -491,8 +492,8 @@ class Server:
             return False
         if previous.get("bindir") == str(binaries.bindir):
             return True
-        version = self._run([binaries.tool("postgres"), "--version"], timeout=30).stdout.split()  # postgres (PostgreSQL) 18.1
-        return bool(version) and version[-1].split(".")[0] == made_by
+        version = re.search(r"\(PostgreSQL\) (\d+)", self._run([binaries.tool("postgres"), "--version"], timeout=30).stdout)
+        return version is not None and version.group(1) == made_by  # "postgres (PostgreSQL) 18.1 (Debian 18.1-1)"
 
     def _owns_runtime(self) -> bool:
         """Whether the runtime directory is the kit's: marked, or made before markers and holding only the kit's files."""
