@@ -72,12 +72,13 @@ lint: install
 	$(VENV)/bin/ruff check kit tests
 	$(VENV)/bin/ruff format --check kit tests
 
-# The whole suite against a real server; stops the server afterwards if this target started it.
+# The whole suite against a real server; stops the server afterwards if this target started it and no other
+# run uses it: this recipe's shell ($$$$) holds a lease on the server while it runs (kit/db/leases.py).
 test: install
 	@if $(PY) -m kit db status --quiet; then started=0; else started=1; fi; \
-	$(PY) -m kit db start || exit 1; \
+	$(PY) -m kit db start --hold $$$$ || exit 1; \
 	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
-	if [ $$started = 1 ]; then $(PY) -m kit db stop; fi; \
+	if [ $$started = 1 ]; then $(PY) -m kit db stop --release $$$$; fi; \
 	exit $$rc
 
 # Notebooks 00 and 01 run through JupyterLab's UI in headless Chromium (Debian's `chromium`; see .ci/run), with
@@ -87,9 +88,9 @@ BROWSER_TESTS ?= tests/browser
 BROWSER_ARGS  := --tracing retain-on-failure --screenshot only-on-failure --output artifacts/playwright
 test-browser: install-browser
 	@if $(PY) -m kit db status --quiet; then started=0; else started=1; fi; \
-	$(PY) -m kit db start || exit 1; \
+	$(PY) -m kit db start --hold $$$$ || exit 1; \
 	$(PY) -m pytest $(BROWSER_TESTS) $(BROWSER_ARGS) $(PYTEST_ARGS); rc=$$?; \
-	if [ $$started = 1 ]; then $(PY) -m kit db stop; fi; \
+	if [ $$started = 1 ]; then $(PY) -m kit db stop --release $$$$; fi; \
 	exit $$rc
 
 # The library's own tests (diagnose and plugin) on every Python 3.10-3.13 on this machine (.ci/pythons lists them),

@@ -16,17 +16,20 @@ def _db(args: argparse.Namespace) -> int:
 
     if args.action == "start":
         began = time.perf_counter()
-        url = server.ensure_server()
-        config = DatabaseConfig.from_url(url, source=DatabaseConfig.from_environment().source)
-        if config.source != "kit":  # the kit's own server has just answered; an external one must answer too
-            run_sync(ping(url))
-        print(f"database ready: {config.masked_url}  ({config.source}, {time.perf_counter() - began:.2f} s)")
+        url = server.ensure_server(lease_for=args.hold)
+        configured = DatabaseConfig.from_environment()
+        config = DatabaseConfig.from_url(url, source=configured.source)
+        where = config.source
+        if config.source != "kit" and not server.is_own_server(configured):
+            run_sync(ping(url))  # the kit's own server has just answered; an external one must answer too
+            where = f"from {config.source} in the environment, not the kit's own server"
+        print(f"database ready: {config.masked_url}  ({where}, {time.perf_counter() - began:.2f} s)")
         return 0
     if args.action == "url":
         print(server.ensure_server())
         return 0
     if args.action == "stop":
-        stopped = server.stop_server(remove=args.remove)
+        stopped = server.stop_server(remove=args.remove, force=args.force, release=args.release)
         print("stopped the kit's server" if stopped else "the kit's server was not running")
         if args.remove:
             print("removed its data and state")
@@ -90,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         help="start (or reuse) it; stop it; show its status; print its full DSN (includes the password)",
     )
     db.add_argument("--remove", action="store_true", help="with stop: also delete the server's data and state")
+    db.add_argument(
+        "--hold", type=int, metavar="PID", help="with start: process PID holds a lease on the server (until it exits)"
+    )
+    db.add_argument("--release", type=int, metavar="PID", help="with stop: drop PID's lease first")
+    db.add_argument("--force", action="store_true", help="with stop: stop it even while other clients hold leases on it")
     db.add_argument("--quiet", action="store_true", help="with status: print nothing, exit 0 if the database answers, 3 if not")
     db.set_defaults(func=_db)
 

