@@ -202,3 +202,27 @@ def test_binaries_out_of_the_server_users_reach_are_made_reachable(tmp_path: Pat
         assert ran.returncode == 0 and "PostgreSQL" in ran.stdout, ran.stderr
     finally:
         shutil.rmtree(usable.bindir.parents[2])
+
+
+def test_a_live_server_whose_database_refuses_connections_is_not_restarted(private_home: Path) -> None:
+    """While CREATE DATABASE ... TEMPLATE copies the kit's database (pytest-xdist), new connections to it wait:
+    the server is alive, and `db start` must not take it for dead and restart it under the copy."""
+    env = kit_env(private_home)
+    assert kit("db", "start", env=env).returncode == 0
+    before = json.loads((private_home / STATE_FILE).read_text())
+
+    async def refuse(allow: bool) -> None:
+        admin = DatabaseConfig.from_state(dict(before, database="postgres")).url
+        conn = await asyncpg.connect(admin, ssl=False)
+        try:
+            await conn.execute(f"ALTER DATABASE {before['database']} WITH ALLOW_CONNECTIONS {str(allow).lower()}")
+        finally:
+            await conn.close()
+
+    asyncio.run(refuse(False))
+    try:
+        again = kit("db", "start", env=env)
+        assert again.returncode == 0, again.stderr
+        assert json.loads((private_home / STATE_FILE).read_text())["pid"] == before["pid"], "the live server was restarted"
+    finally:
+        asyncio.run(refuse(True))

@@ -433,8 +433,10 @@ class Server:
         """Whether the server a state record describes is this server's proven postmaster and answers a query."""
         if _proven_pid(state.get("pid"), self.data) is None:
             return False
+        # Asked in the maintenance database: the kit's own may be busy being copied (CREATE DATABASE ... TEMPLATE
+        # under pytest-xdist), and new connections to it then wait; a live server must not be restarted for that.
         try:
-            run_sync(ping(DatabaseConfig.from_state(state).url, timeout=3.0))
+            run_sync(ping(DatabaseConfig.from_state(dict(state, database="postgres")).url, timeout=3.0))
         except Exception:
             return False
         return True

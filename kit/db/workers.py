@@ -78,7 +78,8 @@ async def _worker_database(config: DatabaseConfig, prefix: str, worker: str) -> 
             if name not in owned:
                 await _copy(conn, template, name)
         finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", prefix)
+            if not conn.is_closed():  # else the lock went with the session; keep the error that closed it
+                await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", prefix)
     except asyncpg.InsufficientPrivilegeError as exc:
         raise DatabaseUnavailable(
             f"pytest-xdist: each worker needs a database of its own, and user {config.user!r} may not create one ({exc}). "
