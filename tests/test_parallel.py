@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -94,8 +96,21 @@ async def _databases(url: str) -> set[str]:
         await conn.close()
 
 
-def test_ten_parallel_runs_in_a_row_never_collide(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    url = ensure_server()
+@pytest.fixture
+def source_database() -> Iterator[str]:
+    """A database of this test's own to copy from: the suite's shared one may have other sessions on it, and a
+    database can be copied as a template only while nobody else is connected to it."""
+    base = DatabaseConfig.from_url(ensure_server())
+    name = f"{base.database}_xdist_source_{os.getpid()}"
+    asyncio.run(_admin_execute(base.url, f'CREATE DATABASE "{name}"', f"COMMENT ON DATABASE \"{name}\" IS '{OWNED_COMMENT}'"))
+    yield replace(base, database=name).url
+    asyncio.run(_admin_execute(base.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_ten_parallel_runs_in_a_row_never_collide(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, source_database: str
+) -> None:
+    url = source_database
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.delenv(ALLOW_CLEANUP_ENV, raising=False)
     pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
