@@ -16,7 +16,7 @@ from kit.db.state import state_dir
 from kit.db.workers import drop_run_databases, worker_config
 from kit.diagnose.isolation import AUTOLOAD_ENV
 from kit.plugin import xdist_worker
-from tests.support.kit_cli import kit, kit_env
+from tests.support.kit_cli import CI_MARKERS, kit, kit_env
 from tests.support.leaks import kit_connections_left
 
 # Imported before any test that uses pytester: pytester drops the modules first imported during such a test,
@@ -68,6 +68,8 @@ def _inner_runs_load_only_the_kits_plugins(request: pytest.FixtureRequest, monke
         monkeypatch.setenv(AUTOLOAD_ENV, "1")
         # PYTEST_PLUGINS, not PYTEST_ADDOPTS (pytester clears that), as for every subprocess the tests start
         monkeypatch.setenv("PYTEST_PLUGINS", kit_env()["PYTEST_PLUGINS"])
+        for name in CI_MARKERS:
+            monkeypatch.delenv(name, raising=False)
 
 
 @pytest.hookimpl(optionalhook=True)
