@@ -30,6 +30,41 @@ def asyncio_version() -> str | None:
         return None
 
 
+# What came with which pytest-asyncio version (major, minor): tests and the plugin ask has() instead of comparing versions.
+FEATURES = {
+    "loop_scope": (0, 24),  # loop_scope= on pytest_asyncio.fixture and the asyncio marker (0.23: scope= on the marker)
+    "fixture_loop_scope_ini": (0, 24),  # the ini option asyncio_default_fixture_loop_scope
+    "test_loop_scope_ini": (0, 26),  # the ini option asyncio_default_test_loop_scope
+    "fixture-scope": (1, 0),  # asyncio_default_fixture_loop_scope = fixture-scope (0.24-0.26 reject the value)
+    # a test on a wider loop may use an async fixture on a narrower one (0.23-0.26: MultipleEventLoopsRequestedError)
+    "narrower_fixture_loops": (1, 0),
+    "no_event_loop_fixture": (1, 0),  # event_loop is gone: an override of it decides nothing
+}
+
+
+def has(feature: str, version: str | None = None) -> bool:
+    """Whether pytest-asyncio ``version`` (default: the installed one) has ``feature``, a key of :data:`FEATURES`."""
+    version = version or asyncio_version()
+    return version is not None and _major_minor(version) >= FEATURES[feature]
+
+
+def fixture_loop_kwargs(scope: str, loop_scope: str, version: str | None = None) -> dict[str, str] | None:
+    """The keywords for ``pytest_asyncio.fixture`` that run an async fixture of ``scope`` on the ``loop_scope`` loop.
+
+    ``None`` when the version cannot: before 0.24 an async fixture runs on the loop of its own scope, so only
+    ``loop_scope == scope`` can be had there (with ``scope=`` alone).
+    """
+    kwargs = {} if scope == "function" else {"scope": scope}
+    if has("loop_scope", version):
+        return {**kwargs, "loop_scope": loop_scope}
+    return kwargs if loop_scope == scope else None
+
+
+def marker_loop_keyword(version: str | None = None) -> str:
+    """The asyncio marker's keyword that picks a test's loop: ``loop_scope``, or ``scope`` before 0.24."""
+    return "loop_scope" if has("loop_scope", version) else "scope"
+
+
 def asyncio_ini(config: pytest.Config, name: str) -> str | None:
     """pytest-asyncio's ini option ``name``, or ``None`` when it is unset or the installed version has no such option.
 
@@ -152,7 +187,7 @@ def fix_advice(
                 alternative,
             ]
         )
-    if major_minor < (0, 24):
+    if not has("loop_scope", version):
         return "\n".join(
             [
                 f"How to fix it (pytest-asyncio {version}), either:",
@@ -176,7 +211,7 @@ def fix_advice(
             "     Remove the bare @pytest.mark.asyncio from the test: the nearest marker wins, "
             "so it overrides the module's or class's loop_scope."
         )
-    if major_minor >= (0, 26):
+    if has("test_loop_scope_ini", version):
         lines.append(_ini_defaults(loop))
     lines.append(alternative)
     return "\n".join(lines)
@@ -191,14 +226,14 @@ def fix_advice_for_global(name: str, version: str | None = None) -> str:
     version = version or asyncio_version()
     if version is None:
         return _NOT_INSTALLED
-    keyword = "scope" if _major_minor(version) < (0, 24) else "loop_scope"
+    keyword = marker_loop_keyword(version)
     lines = [
         f"How to fix it (pytest-asyncio {version}), either:",
         f"  1. Run every test and async fixture that uses {name!r} on the session loop:",
         f'     @pytest.mark.asyncio({keyword}="session") on each test, or once per module:',
         f'     pytestmark = pytest.mark.asyncio({keyword}="session").',
     ]
-    if _major_minor(version) >= (0, 26):
+    if has("test_loop_scope_ini", version):
         lines.append(_ini_defaults("session"))
     lines.append(
         f"  2. Or create {name!r} in a fixture instead of at import time (function-scoped: one per test, on the "
@@ -219,14 +254,17 @@ def event_loop_note(location: str, version: str | None = None) -> str:
     version = version or asyncio_version()
     if version is None or _major_minor(version) < (0, 23):
         return ""
-    if _major_minor(version) >= (1, 0):
+    if has("no_event_loop_fixture", version):
         return (
             f"Your event_loop fixture ({location}) is ignored: pytest-asyncio 1.0 removed event_loop, "
             "so it no longer decides any loop. Delete it and give fixtures and tests a loop_scope instead."
         )
+    instead = (
+        "give fixtures and tests a loop_scope" if has("loop_scope", version) else "mark the tests @pytest.mark.asyncio(scope=...)"
+    )
     return (
         f"Your event_loop fixture ({location}) is deprecated since pytest-asyncio 0.23 and does not give "
-        "session fixtures and tests one shared loop. Delete it and give fixtures and tests a loop_scope instead."
+        f"session fixtures and tests one shared loop. Delete it and {instead} instead."
     )
 
 
