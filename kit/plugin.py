@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -359,7 +358,6 @@ def _on_the_session_loop(scope: str) -> Callable[[F], F]:
         return pytest_asyncio.fixture(**kwargs)
 
     def unavailable(func: F) -> F:
-        @functools.wraps(func, assigned=("__module__", "__name__", "__qualname__", "__doc__"), updated=())
         def fixture() -> None:
             pytest.fail(
                 f"fixture {func.__name__!r} needs pytest-asyncio >= 0.24: pytest-asyncio {asyncio_version()} runs an "
@@ -368,6 +366,8 @@ def _on_the_session_loop(scope: str) -> Callable[[F], F]:
                 pytrace=False,
             )
 
+        # the name and docstring, not the signature (no __wrapped__): it needs none of the fixtures the original asks for
+        fixture.__name__, fixture.__qualname__, fixture.__doc__ = func.__name__, func.__qualname__, func.__doc__
         return pytest.fixture(scope=scope)(fixture)  # type: ignore[return-value]
 
     return unavailable

@@ -30,22 +30,27 @@ def asyncio_version() -> str | None:
         return None
 
 
-# What came with which pytest-asyncio version (major, minor): tests and the plugin ask has() instead of comparing versions.
-FEATURES = {
-    "loop_scope": (0, 24),  # loop_scope= on pytest_asyncio.fixture and the asyncio marker (0.23: scope= on the marker)
-    "fixture_loop_scope_ini": (0, 24),  # the ini option asyncio_default_fixture_loop_scope
-    "test_loop_scope_ini": (0, 26),  # the ini option asyncio_default_test_loop_scope
-    "fixture-scope": (1, 0),  # asyncio_default_fixture_loop_scope = fixture-scope (0.24-0.26 reject the value)
-    # a test on a wider loop may use an async fixture on a narrower one (0.23-0.26: MultipleEventLoopsRequestedError)
-    "narrower_fixture_loops": (1, 0),
-    "no_event_loop_fixture": (1, 0),  # event_loop is gone: an override of it decides nothing
+# What came (and went) with which pytest-asyncio version: (first version with it, first without it or None).
+# The plugin and the tests ask has() instead of comparing versions.
+_VERSIONS = tuple[tuple[int, int], "tuple[int, int] | None"]
+FEATURES: dict[str, _VERSIONS] = {
+    "loop_scope": ((0, 24), None),  # loop_scope= on pytest_asyncio.fixture and the asyncio marker (0.23: scope=)
+    "fixture_loop_scope_ini": ((0, 24), None),  # the ini option asyncio_default_fixture_loop_scope
+    "test_loop_scope_ini": ((0, 26), None),  # the ini option asyncio_default_test_loop_scope
+    "fixture-scope": ((1, 0), None),  # asyncio_default_fixture_loop_scope = fixture-scope (0.24-0.26 reject it)
+    # a test on a wider loop using an async fixture on a narrower one: MultipleEventLoopsRequestedError at collection
+    "refuses_narrower_fixture_loops": ((0, 24), (1, 0)),
+    "no_event_loop_fixture": ((1, 0), None),  # event_loop is gone: an override of it decides nothing
 }
 
 
 def has(feature: str, version: str | None = None) -> bool:
     """Whether pytest-asyncio ``version`` (default: the installed one) has ``feature``, a key of :data:`FEATURES`."""
     version = version or asyncio_version()
-    return version is not None and _major_minor(version) >= FEATURES[feature]
+    if version is None:
+        return False
+    since, until = FEATURES[feature]
+    return since <= _major_minor(version) and (until is None or _major_minor(version) < until)
 
 
 def fixture_loop_kwargs(scope: str, loop_scope: str, version: str | None = None) -> dict[str, str] | None:
@@ -105,9 +110,15 @@ def loop_choice_of_fixture(fixturedef: pytest.FixtureDef, config: pytest.Config)
     default = asyncio_ini(config, "asyncio_default_fixture_loop_scope")
     if default and default != "fixture-scope":
         return LoopChoice(default, f"no loop_scope -> asyncio_default_fixture_loop_scope={default!r}", False)
-    setting = "'fixture-scope'" if default else "unset"
-    text = f"no loop_scope, asyncio_default_fixture_loop_scope {setting} -> the fixture's scope={fixturedef.scope!r}"
+    text = f"no loop_scope, {default_fixture_loop_setting(default)} -> the fixture's scope={fixturedef.scope!r}"
     return LoopChoice(fixturedef.scope, text, False)
+
+
+def default_fixture_loop_setting(value: str | None = None, version: str | None = None) -> str:
+    """How a report names the ``asyncio_default_fixture_loop_scope`` setting that leaves a fixture on its own scope's loop."""
+    if not has("fixture_loop_scope_ini", version):
+        return f"pytest-asyncio {version or asyncio_version()} has no asyncio_default_fixture_loop_scope"
+    return f"asyncio_default_fixture_loop_scope {'unset' if not value else repr(value)}"
 
 
 class LoopChoice(NamedTuple):
@@ -188,14 +199,19 @@ def fix_advice(
             ]
         )
     if not has("loop_scope", version):
-        return "\n".join(
-            [
-                f"How to fix it (pytest-asyncio {version}), either:",
-                f'  1. Run the tests that use {fixture!r} on the {loop} loop: @pytest.mark.asyncio(scope="{loop}")',
-                "     on each of them (0.23 has no loop_scope; an async fixture runs on the loop of its own scope).",
-                alternative,
-            ]
-        )
+        lines = [
+            f"How to fix it (pytest-asyncio {version}), either:",
+            f'  1. Run the tests that use {fixture!r} on the {loop} loop: @pytest.mark.asyncio(scope="{loop}")',
+            "     on each of them (0.23 has no loop_scope; an async fixture runs on the loop of its own scope).",
+        ]
+        if consumer_fixture:  # 0.23 runs a function-scoped async fixture on the test's function loop, whatever the marker
+            lines.append(
+                f"     Fixture {consumer_fixture!r} cannot join them: 0.23 runs it on each test's own loop whatever the "
+                f"test's marker, so give it the {loop} scope too, or take 2."
+            )
+        if marker_override:
+            lines.append(_BARE_MARKER)
+        return "\n".join([*lines, alternative])
     lines = [f"How to fix it (pytest-asyncio {version}), either:", share]
     if not sync_fixture:
         scope_arg = "" if scope == "function" else f'scope="{scope}", '
@@ -207,10 +223,7 @@ def fix_advice(
         f'     (or once per module: pytestmark = pytest.mark.asyncio(loop_scope="{loop}")).',
     ]
     if marker_override:
-        lines.append(
-            "     Remove the bare @pytest.mark.asyncio from the test: the nearest marker wins, "
-            "so it overrides the module's or class's loop_scope."
-        )
+        lines.append(_BARE_MARKER)
     if has("test_loop_scope_ini", version):
         lines.append(_ini_defaults(loop))
     lines.append(alternative)
@@ -240,6 +253,12 @@ def fix_advice_for_global(name: str, version: str | None = None) -> str:
         "test's loop); an SQLAlchemy engine made with poolclass=NullPool keeps no connection between tests."
     )
     return "\n".join(lines)
+
+
+_BARE_MARKER = (
+    "     Remove the bare @pytest.mark.asyncio from the test: the nearest marker wins, "
+    "so it overrides the module's or class's loop_scope."
+)
 
 
 def _ini_defaults(loop: str) -> str:
