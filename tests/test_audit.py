@@ -329,6 +329,7 @@ def test_a_module_level_lock_in_an_app_module_is_found(pytester):
     ] * 2
     assert "is used on 2 event loops" in result.findings[0].risk
     assert "Run every test and async fixture that uses 'app_module.lock' on the session loop" in result.findings[0].fix
+    assert "NullPool" not in result.findings[0].fix  # a lock is no SQLAlchemy engine
 
 
 def test_run_settles_possible_rows(suite):

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from kit.diagnose.guard import FLAG, fix_advice
-from kit.diagnose.rules import has
+from kit.diagnose.rules import fix_advice_for_global, has
 from tests.support.asyncio_ini import (
     FIXTURE_SCOPE_INI,
     FIXTURE_SCOPE_SETTING,
@@ -549,6 +549,13 @@ def test_fix_advice_follows_the_pytest_asyncio_version():
     assert '@pytest.mark.asyncio(scope="session")' in v023 and "loop_scope=" not in v023
     v021 = fix_advice("pool", "session", version="0.21.2")
     assert "def event_loop():" in v021
+
+
+def test_fix_advice_for_a_global_names_what_fits_the_object():
+    plain = fix_advice_for_global("lock", version="1.5.0")
+    assert "create 'lock' in a fixture instead of at import time" in plain and "NullPool" not in plain
+    engine = fix_advice_for_global("engine", version="1.5.0", keep_nothing="an engine made with poolclass=NullPool")
+    assert "(function-scoped: one per test, on the test's loop); an engine made with poolclass=NullPool." in engine
 
 
 def test_fix_advice_for_a_function_scoped_fixture_on_the_session_loop():

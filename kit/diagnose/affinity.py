@@ -71,7 +71,8 @@ class Adapter:
     sees objects before they are used: ``makers`` are the library's functions that return such objects
     (``create_async_engine``), and ``keeps`` says whether an object keeps loop-bound state between uses
     (an engine with ``NullPool`` does not); ``bindable`` is False for objects no loop ever binds by themselves,
-    whose classes then make nothing the audit warns about.
+    whose classes then make nothing the audit warns about; ``keep_nothing`` says how to make one that keeps
+    nothing between tests (an engine with ``poolclass=NullPool``), for the fix advice.
     """
 
     library: str
@@ -83,6 +84,7 @@ class Adapter:
     makers: tuple[str, ...] = ()
     keeps: Callable[[Any], bool] = lambda obj: True
     bindable: bool = True  # False: never bound to a loop by itself (a psycopg AsyncConnection); the audit passes it by
+    keep_nothing: str = ""  # how such an object is made to keep nothing loop-bound between tests, if it can be
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,12 @@ def describe(obj: object) -> str:
     if adapter is None:
         return f"{type(obj).__module__.split('.')[0]} {type(obj).__qualname__}"
     return f"{adapter.library} {adapter.kind(obj)}"
+
+
+def keep_nothing_hint(obj: object) -> str:
+    """How to make ``obj``'s kind of object keep nothing loop-bound between tests ("" when its library has no such way)."""
+    adapter = adapter_for(obj)
+    return "" if adapter is None else adapter.keep_nothing
 
 
 def symptom(obj: object) -> str:
@@ -403,11 +411,17 @@ def _sqlalchemy_adapters() -> list[Adapter]:
         return not isinstance(pool, NullPool)
 
     makers = ("create_async_engine", "async_engine_from_config", "create_async_pool_from_url")
+    null_pool = "an SQLAlchemy engine made with poolclass=NullPool keeps no connection between tests"
     return [
         Adapter(
-            "SQLAlchemy", (AsyncEngine,), holds=lambda e: _attr(e, "sync_engine"), makers=makers, keeps=lambda e: keeps(e.pool)
+            "SQLAlchemy",
+            (AsyncEngine,),
+            holds=lambda e: _attr(e, "sync_engine"),
+            makers=makers,
+            keeps=lambda e: keeps(e.pool),
+            keep_nothing=null_pool,
         ),
-        Adapter("SQLAlchemy", (Engine,), holds=lambda e: _attr(e, "pool"), keeps=lambda e: keeps(e.pool)),
+        Adapter("SQLAlchemy", (Engine,), holds=lambda e: _attr(e, "pool"), keeps=lambda e: keeps(e.pool), keep_nothing=null_pool),
         Adapter("SQLAlchemy", (Pool,), holds=pool_holds, keeps=keeps),
         Adapter("SQLAlchemy", (_ConnectionRecord, _ConnectionFairy), holds=lambda r: _attr(r, "dbapi_connection")),
         Adapter("SQLAlchemy", (AdaptedConnection,), holds=lambda c: _attr(c, "_connection"), kind=lambda _: "driver connection"),

@@ -230,11 +230,12 @@ def fix_advice(
     return "\n".join(lines)
 
 
-def fix_advice_for_global(name: str, version: str | None = None) -> str:
+def fix_advice_for_global(name: str, version: str | None = None, *, keep_nothing: str = "") -> str:
     """How to fix a module-level object (made at import time) that tests on different loops share.
 
     It binds to the loop of the first test that uses it; the tests must then share one loop (the
-    session's), or the object must be made per test in a fixture.
+    session's), or the object must be made per test in a fixture. ``keep_nothing`` is how the object's library
+    makes one that keeps nothing loop-bound between tests (an SQLAlchemy engine with ``NullPool``), if it can.
     """
     version = version or asyncio_version()
     if version is None:
@@ -248,9 +249,10 @@ def fix_advice_for_global(name: str, version: str | None = None) -> str:
     ]
     if has("test_loop_scope_ini", version):
         lines.append(_ini_defaults("session"))
+    also = f"; {keep_nothing}" if keep_nothing else ""
     lines.append(
         f"  2. Or create {name!r} in a fixture instead of at import time (function-scoped: one per test, on the "
-        "test's loop); an SQLAlchemy engine made with poolclass=NullPool keeps no connection between tests."
+        f"test's loop){also}."
     )
     return "\n".join(lines)
 
