@@ -507,8 +507,7 @@ def _psycopg_pool_adapters() -> list[Adapter]:
         return None if pool.closed or runner is None or runner.done() else runner.get_loop()
 
     stalls = (
-        '"PoolTimeout: couldn\'t get a connection" (its workers wait on a loop that is not running), '
-        f"or {ATTACHED} when it is closed"
+        '"PoolTimeout: couldn\'t get a connection" once it must open one more (its workers wait on a loop that is not running)'
     )
     return [Adapter("psycopg_pool", (AsyncConnectionPool,), loop=pool_loop, holds=lambda p: _items(p, "_pool"), symptom=stalls)]
 
