@@ -539,6 +539,40 @@ def test_good_patterns_pass_under_the_guard(run, body, passed):
     assert "LoopMismatchError" not in result.stdout.str()
 
 
+# The installed version's advice, applied: its marker line moves the tests to the session loop, and (0.23) a
+# function-scoped fixture between the session fixture and the tests gets the session scope.
+ADVICE_APPLIED = {
+    "tests-on-the-session-loop": (SESSION_POOL, ['@pytest.mark.asyncio(loop_scope="session")'], 2),
+    "consumer-fixture-too": (
+        FIXTURE_USES_SESSION_CONNECTION,
+        ['@pytest.mark.asyncio(loop_scope="session")', "@pytest_asyncio.fixture(autouse=True)"],
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ADVICE_APPLIED))
+def test_the_installed_versions_advice_applied_passes(run, kind):
+    body, changed, passed = ADVICE_APPLIED[kind]
+    text = run(body, FLAG).stdout.str()
+    marker = spelled('@pytest.mark.asyncio(loop_scope="session")')
+    # the advice says it, in this version's words (0.24 to 0.26 refuse the consumer's suite at collection: no advice)
+    said = kind == "tests-on-the-session-loop" or not has("refuses_narrower_fixture_loops")
+    assert (marker in text) or not said, text
+    fixed = body.replace("@pytest.mark.asyncio\n", marker.lstrip("@").join(["@", "\n"]))
+    if "@pytest_asyncio.fixture(autouse=True)" in changed:
+        if has("loop_scope"):  # give the consumer the same loop, as the advice says
+            assert (SAME_LOOP_FOR.format("clean_test_schema") in text) or not said
+            new = '@pytest_asyncio.fixture(autouse=True, loop_scope="session")'
+        else:  # 0.23: the advice says it cannot join them on the session loop unless it gets the session scope
+            assert "give it the session scope too" in text
+            new = '@pytest_asyncio.fixture(autouse=True, scope="session")'
+        fixed = fixed.replace("@pytest_asyncio.fixture(autouse=True)", new)
+    result = run(fixed, FLAG)
+    result.assert_outcomes(passed=passed)
+    assert "LoopMismatchError" not in result.stdout.str()
+
+
 def test_fix_advice_follows_the_pytest_asyncio_version():
     modern = fix_advice("pool", "session", version="1.5.0")
     assert '@pytest_asyncio.fixture(scope="session", loop_scope="session")' in modern
