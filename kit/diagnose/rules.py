@@ -19,7 +19,7 @@ import pytest
 SCOPES = ("function", "class", "module", "package", "session")
 # The collector whose stash names a scope's event loop fixture in pytest-asyncio 0.23 to 0.26.
 _SCOPE_ROOTS = {"class": pytest.Class, "module": pytest.Module, "package": pytest.Package, "session": pytest.Session}
-_NOT_INSTALLED = "pytest-asyncio is not installed: pip install 'pytest-asyncio>=0.24' (the course is written against 1.5.0)."
+_NOT_INSTALLED = "pytest-asyncio is not installed: pip install 'pytest-asyncio>=0.23' (the course is written against 1.5.0)."
 
 
 def asyncio_version() -> str | None:
