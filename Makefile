@@ -22,7 +22,7 @@ LAB_PORT_ARG = $(if $(filter --port --port=% --ServerApp.port --ServerApp.port=%
 # Jupyter refuses to run as root unless told to (CI and containers run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup install install-browser wheelhouse lab lint test test-browser test-pythons stop clean notebooks-clean notebooks-check
+.PHONY: setup install install-browser wheelhouse lab lint test test-browser test-pythons test-matrix stop clean notebooks-clean notebooks-check
 
 # The set-up shared by `make lab` and `make test`: a virtual environment, the kit installed, its server up.
 setup: install
@@ -96,20 +96,19 @@ test-browser: install-browser
 	if [ $$started = 1 ]; then $(PY) -m kit db stop --release $$$$; fi; \
 	exit $$rc
 
-# The library's own tests (diagnose and plugin) on every Python 3.10-3.13 on this machine (.ci/pythons lists them),
-# each in a uv venv under .venvs/ holding the library alone (core dependencies at the lock's versions).
+# The library's own tests (diagnose and plugin), each run in a uv venv under .venvs/ holding the library alone (core
+# dependencies at the lock's versions): .ci/library-tests runs them, against the kit's server, for each line it reads.
 LIBRARY_TESTS := tests/test_guard.py tests/test_audit.py tests/test_recorder.py tests/test_plugin.py
+LIBRARY_RUN = PY=$(PY) UV=$(VENV)/bin/uv LOCK=$(LOCK) LIBRARY_TESTS="$(LIBRARY_TESTS)" PYTEST_ARGS="$(PYTEST_ARGS)" .ci/library-tests
+
+# On every Python 3.10-3.13 on this machine (.ci/pythons lists them).
 test-pythons: install
-	@if $(PY) -m kit db status --quiet; then started=0; else started=1; fi; \
-	url="$$($(PY) -m kit db url)" || exit 1; rc=0; \
-	for python in $$(.ci/pythons); do \
-	  env=.venvs/$$(basename $$python); echo "== $$python"; \
-	  $(VENV)/bin/uv venv --quiet --allow-existing --python $$python $$env && \
-	  $(VENV)/bin/uv pip install --quiet --python $$env/bin/python -c $(LOCK) -e . pytest-timeout && \
-	  DATABASE_URL="$$url" $$env/bin/python -m pytest $(LIBRARY_TESTS) $(PYTEST_ARGS) || rc=1; \
-	done; \
-	if [ $$started = 1 ]; then $(PY) -m kit db stop; fi; \
-	exit $$rc
+	@for python in $$(.ci/pythons); do echo "$$(basename $$python) $$python"; done | $(LIBRARY_RUN)
+
+# On every pytest-asyncio version the diagnose tools support, 0.23 to 1.x, on pytest 8 and 9 (.ci/asyncio-versions
+# lists them), with $(PYTHON).
+test-matrix: install
+	@PYTHON=$(PYTHON) .ci/asyncio-versions | $(LIBRARY_RUN)
 
 # Playwright (from PyPI) drives the system's Chromium; it never downloads a browser of its own.
 install-browser: $(BROWSER_STAMP)

@@ -24,9 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 import pytest
@@ -37,11 +37,13 @@ from kit.db.connections import ConnectionManager, connect, create_pool
 from kit.db.leases import release
 from kit.db.server import ensure_server
 from kit.db.workers import drop_run_databases, worker_config
+from kit.diagnose.rules import asyncio_version, fixture_loop_kwargs, marker_loop_keyword
 from kit.errors import DatabaseUnavailable, InvalidDatabaseURL, KitError
 
 if TYPE_CHECKING:
     from kit.db.analyzer import DependencyAnalyzer
 
+F = TypeVar("F", bound=Callable[..., Any])
 pytest_plugins = ["kit.diagnose.guard"]  # the loop guard: off unless --loop-guard or loop_guard = true
 
 ALLOW_CLEANUP_ENV = "LOOP_LAB_ALLOW_CLEANUP"
@@ -345,19 +347,46 @@ async def session_config_connection(database_settings: DatabaseConfig) -> AsyncI
 # --- 3. one session loop: share a connection, isolate tests with a rollback ----------------------------
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+def _on_the_session_loop(scope: str) -> Callable[[F], F]:
+    """``pytest_asyncio.fixture`` for an async fixture of ``scope`` that runs on the session's event loop.
+
+    Where the installed pytest-asyncio cannot run such a fixture (0.23 runs an async fixture on the loop of its
+    own scope), the fixture becomes one that fails every test using it with a message saying why and what to do.
+    """
+    kwargs = fixture_loop_kwargs(scope, "session")
+    if kwargs is not None:
+        return pytest_asyncio.fixture(**kwargs)
+
+    def unavailable(func: F) -> F:
+        def fixture() -> None:
+            pytest.fail(
+                f"fixture {func.__name__!r} needs pytest-asyncio >= 0.24: pytest-asyncio {asyncio_version()} runs an "
+                f"async {scope}-scoped fixture on the {scope} loop, never on the session's. Upgrade pytest-asyncio, or use "
+                f'shared_connection in tests marked @pytest.mark.asyncio({marker_loop_keyword()}="session").',
+                pytrace=False,
+            )
+
+        # the name and docstring, not the signature (no __wrapped__): it needs none of the fixtures the original asks for
+        fixture.__name__, fixture.__qualname__, fixture.__doc__ = func.__name__, func.__qualname__, func.__doc__
+        return pytest.fixture(scope=scope)(fixture)  # type: ignore[return-value]
+
+    return unavailable
+
+
+@_on_the_session_loop("session")
 async def shared_connection(database_settings: DatabaseConfig) -> AsyncIterator[asyncpg.Connection]:
     """One connection for the whole session, living on the session's event loop.
 
     Only tests that also run in the session loop may use it: mark them
-    ``@pytest.mark.asyncio(loop_scope="session")`` (or set ``pytestmark`` per module). A test on its
-    own function loop gets "attached to a different loop". Prefer ``db``, which isolates tests.
+    ``@pytest.mark.asyncio(loop_scope="session")`` (or set ``pytestmark`` per module; pytest-asyncio 0.23:
+    ``scope="session"``). A test on its own function loop gets "attached to a different loop". Prefer ``db``,
+    which isolates tests.
     """
     async with _opened(database_settings.url) as conn:
         yield conn
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@_on_the_session_loop("session")
 async def shared_pool(database_settings: DatabaseConfig) -> AsyncIterator[asyncpg.Pool]:
     """An asyncpg pool (1 to 4 connections) for the whole session, on the session's event loop.
 
@@ -376,14 +405,15 @@ async def shared_pool(database_settings: DatabaseConfig) -> AsyncIterator[asyncp
             pool.terminate()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
+@_on_the_session_loop("function")
 async def db(shared_connection: asyncpg.Connection) -> AsyncIterator[asyncpg.Connection]:
     """The shared connection inside a transaction that is rolled back after the test.
 
     Whatever the test writes (rows, even tables) is gone for the next test, and a test costs a
     BEGIN and a ROLLBACK instead of a new connection. Tests using it need
     ``@pytest.mark.asyncio(loop_scope="session")``. Nested ``db.transaction()`` blocks become savepoints.
-    Other connections cannot see the test's uncommitted writes.
+    Other connections cannot see the test's uncommitted writes. Needs pytest-asyncio >= 0.24 (a
+    function-scoped fixture on the session loop); on 0.23 a test using it fails with a message saying so.
     """
     transaction = shared_connection.transaction()
     await transaction.start()

@@ -11,7 +11,10 @@ from collections.abc import Iterator
 
 import aiohttp
 import asyncpg
+import databases
 import httpx
+import psycopg
+import psycopg_pool
 import pytest
 import redis.asyncio
 import sqlalchemy as sa
@@ -19,7 +22,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from kit.diagnose.affinity import bound_objects, describe, held_objects, loop_of
+from kit.diagnose.affinity import bindable_objects, bound_objects, describe, held_objects, loop_of, makes_bindable
 from tests.support.redis_server import redis_server
 
 
@@ -260,6 +263,51 @@ def test_httpx_client_is_bound_through_its_pooled_connections(loop, web_url):
     assert found.path.startswith("client._transport._pool._connections[0]")
     loop.run_until_complete(client.aclose())
     assert loop_of(client) is None
+
+
+def test_databases_database_is_bound_through_its_backend_pool(loop, dsn):
+    database = databases.Database(dsn, min_size=1, max_size=2)
+    assert loop_of(database) is None  # not connected yet
+    assert makes_bindable(databases.Database) == "databases Database"
+
+    async def use():
+        await database.connect()
+        assert await database.fetch_val("SELECT 1") == 1
+
+    loop.run_until_complete(use())
+    found = next(bound_objects(database, "database"))
+    assert found.loop is loop and found.named() == ("database", database) and describe(database) == "databases Database"
+    assert isinstance(found.obj, asyncpg.Pool) and found.path == "database._backend._pool"
+    loop.run_until_complete(database.disconnect())
+    assert loop_of(database) is None
+
+
+def test_psycopg_connection_is_bound_to_no_loop(loop, dsn):
+    conn = loop.run_until_complete(psycopg.AsyncConnection.connect(dsn))
+    assert loop_of(conn) is None and makes_bindable(psycopg.AsyncConnection) is None
+    other = asyncio.new_event_loop()
+    try:  # what the adapter says, shown: the same connection answers on another loop
+        assert other.run_until_complete(_fetch(conn, "SELECT 2")) == (2,)
+    finally:
+        other.close()
+    assert list(bindable_objects({"conn": conn}, "value")) == []  # the audit finds nothing to warn about
+    loop.run_until_complete(conn.close())
+
+
+def test_psycopg_pool_is_bound_to_the_loop_of_its_workers(loop, dsn):
+    pool = psycopg_pool.AsyncConnectionPool(dsn, min_size=1, max_size=2, open=False)
+    assert loop_of(pool) is None and makes_bindable(psycopg_pool.AsyncConnectionPool) == "psycopg_pool AsyncConnectionPool"
+    assert [path for path, _ in bindable_objects(pool, "pool")] == ["pool"]  # before open(): it will keep connections
+    loop.run_until_complete(pool.open(wait=True))
+    found = next(bound_objects(pool, "pool"))
+    assert found.loop is loop and found.path == "pool" and describe(pool) == "psycopg_pool AsyncConnectionPool"
+    loop.run_until_complete(pool.close())
+    assert loop_of(pool) is None
+
+
+async def _fetch(conn, query):
+    cursor = await conn.execute(query)
+    return await cursor.fetchone()
 
 
 @pytest.fixture(scope="module")

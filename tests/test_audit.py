@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from kit.diagnose.audit import AuditError, audit, main
+from kit.diagnose.rules import has
 from kit.errors import MissingExtraError
-from tests.support.asyncio_ini import FIXTURE_SCOPE_INI
+from tests.support.asyncio_ini import FIXTURE_SCOPE_INI, SAME_LOOP_FOR, SESSION_FIXTURE_FIX, spelled
 
 pytest_plugins = ["pytester"]
 
@@ -144,7 +145,7 @@ def suite(pytester: pytest.Pytester):
 
     def _suite(body: str, ini: str = FIXTURE_SCOPE_INI) -> str:
         pytester.makeini(f"[pytest]\nasyncio_mode = strict\nasyncio_default_test_loop_scope = function\n{ini}\n")
-        pytester.makepyfile(test_suite=HEADER + textwrap.dedent(body))
+        pytester.makepyfile(test_suite=spelled(HEADER + textwrap.dedent(body)))
         return str(pytester.path)
 
     return _suite
@@ -162,7 +163,7 @@ def test_session_fixture_without_loop_scope_is_flagged(suite):
     assert (row.fixture, row.scope, row.loop_scope, row.test_loop_scope) == ("session_pool", "session", "session", "function")
     assert row.marker.startswith("bare @pytest.mark.asyncio on the test")
     assert "DIFF-LOOP: the test runs on the function loop, the fixture on the session loop" in row.risk
-    assert '@pytest.mark.asyncio(loop_scope="session")' in row.fix
+    assert spelled('@pytest.mark.asyncio(loop_scope="session")') in row.fix
 
 
 def test_half_fix_is_flagged(suite):
@@ -176,10 +177,10 @@ def test_bare_marker_beats_pytestmark(suite):
     [bare] = _rows(result, "::test_bare")
     [marked] = _rows(result, "::test_one")
     assert bare.test_loop_scope == "function" and bare.risk
-    assert "overriding pytestmark = pytest.mark.asyncio(loop_scope='session') in test_suite.py" in bare.marker
+    assert spelled("overriding pytestmark = pytest.mark.asyncio(loop_scope='session') in test_suite.py") in bare.marker
     assert "Remove the bare @pytest.mark.asyncio from the test" in bare.fix
     assert marked.test_loop_scope == "session" and not marked.risk
-    assert marked.marker == "pytestmark = pytest.mark.asyncio(loop_scope='session') in test_suite.py"
+    assert marked.marker == spelled("pytestmark = pytest.mark.asyncio(loop_scope='session') in test_suite.py")
 
 
 @pytest.mark.parametrize("body", [FULL_FIX, PYTESTMARK], ids=["E-markers", "I-pytestmark"])
@@ -196,22 +197,31 @@ def test_function_scoped_suite_has_nothing_to_list(suite):
 
 
 def test_fixture_on_a_narrower_loop_than_its_dependency(suite):
-    result = audit([suite(FIXTURE_ON_NARROWER_LOOP, ini="asyncio_default_fixture_loop_scope = function")])
+    path = suite(FIXTURE_ON_NARROWER_LOOP, ini="asyncio_default_fixture_loop_scope = function")
+    if has("refuses_narrower_fixture_loops"):  # 0.24 to 0.26 refuse the suite at collection
+        with pytest.raises(AuditError, match="could not collect") as refused:
+            audit([path])
+        assert "MultipleEventLoopsRequestedError" in str(refused.value)
+        return
+    result = audit([path])
     [row] = result.risky
     assert row.fixture == "test_database" and row.test_loop_scope == "session"
     assert "fixture 'connection_manager' runs on the function loop, the fixture on the session loop" in row.risk
-    assert "give fixture 'connection_manager' the same loop" in row.fix
+    assert SAME_LOOP_FOR.format("connection_manager") in row.fix
 
 
 def test_event_loop_override_is_flagged(suite):
     result = audit([suite(EVENT_LOOP_OVERRIDE)])
     [row] = result.risky
     assert row.fixture == "event_loop" and row.location == "test_suite.py:6"
-    assert "ignored by pytest-asyncio >= 1.0" in row.risk
+    assert ("ignored by pytest-asyncio >= 1.0" if has("no_event_loop_fixture") else "deprecated since 0.23") in row.risk
 
 
 def test_loop_scope_narrower_than_fixture_scope_is_flagged(suite):
     result = audit([suite(SCOPE_MISMATCH, ini="asyncio_default_fixture_loop_scope = function")])
+    if not has("fixture_loop_scope_ini"):  # 0.23 has no such option: the fixture runs on its own session loop
+        assert result.risky == []
+        return
     [row] = result.risky
     assert row.test_loop_scope == "" and row.marker == "sync test"
     assert row.risk == "ScopeMismatch at setup: a session-scoped fixture on the function loop"
@@ -235,7 +245,7 @@ def test_main_exits_1_and_prints_the_table_when_at_risk(suite, capsys):
     assert "fixture       scope    loop_scope  test" in captured.out
     assert "2 of 2 rows at risk, 0 possible." in captured.out
     assert re.search(r"^session_lock \(test_suite.py:\d+\): made by asyncio Lock \(asyncio.Lock\):$", captured.out, re.M)
-    assert '@pytest_asyncio.fixture(scope="session", loop_scope="session")' in captured.out
+    assert SESSION_FIXTURE_FIX in captured.out
     assert "kit audit: collecting" in captured.err and "(at most 120 s)..." in captured.err  # said before collecting
 
 
@@ -308,8 +318,9 @@ def test_pytest_options_are_passed_through(suite, capsys):
     path = suite(SESSION_LOCK)
     assert main([path, "-k", "test_two", "--json"]) == 1
     assert [row["test"] for row in json.loads(capsys.readouterr().out)["findings"]] == ["test_suite.py::test_two"]
-    assert main([path, "-o", "asyncio_default_test_loop_scope=session", "-p", "no:randomly"]) == 0
-    assert "0 of 2 rows at risk" in capsys.readouterr().out
+    moved = has("test_loop_scope_ini")  # before 0.26 the option is unknown: the tests stay on their function loops
+    assert main([path, "-o", "asyncio_default_test_loop_scope=session", "-p", "no:randomly"]) == (0 if moved else 1)
+    assert ("0 of 2 rows at risk" if moved else "2 of 2 rows at risk") in capsys.readouterr().out
 
 
 def test_a_module_level_lock_in_an_app_module_is_found(pytester):
@@ -324,6 +335,7 @@ def test_a_module_level_lock_in_an_app_module_is_found(pytester):
     ] * 2
     assert "is used on 2 event loops" in result.findings[0].risk
     assert "Run every test and async fixture that uses 'app_module.lock' on the session loop" in result.findings[0].fix
+    assert "NullPool" not in result.findings[0].fix  # a lock is no SQLAlchemy engine
 
 
 def test_run_settles_possible_rows(suite):

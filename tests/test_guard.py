@@ -9,7 +9,17 @@ import textwrap
 import pytest
 
 from kit.diagnose.guard import FLAG, fix_advice
-from tests.support.asyncio_ini import FIXTURE_SCOPE_INI, FIXTURE_SCOPE_SETTING
+from kit.diagnose.rules import fix_advice_for_global, has
+from tests.support.asyncio_ini import (
+    FIXTURE_SCOPE_INI,
+    FIXTURE_SCOPE_SETTING,
+    SAME_LOOP_FOR,
+    SESSION_FIXTURE_FIX,
+    fixture_loop_choice,
+    refused_loop_scope,
+    spelled,
+)
+from tests.support.kit_cli import WITHOUT_KIT
 
 pytest_plugins = ["pytester"]
 
@@ -320,10 +330,9 @@ def run(pytester: pytest.Pytester, dsn: str, monkeypatch: pytest.MonkeyPatch):
 
     def _run(body: str, *args: str, ini: str = FIXTURE_SCOPE_INI) -> pytest.RunResult:
         pytester.makeini(f"[pytest]\nasyncio_mode = strict\nasyncio_default_test_loop_scope = function\n{ini}\n")
-        pytester.makepyfile(test_suite=HEADER + textwrap.dedent(body))
+        pytester.makepyfile(test_suite=spelled(HEADER + textwrap.dedent(body)))
         plugins = (
-            "-p",
-            "no:kit",
+            *WITHOUT_KIT,
             "-p",
             "kit.diagnose.guard",
             "-p",
@@ -352,8 +361,8 @@ def test_session_pool_on_function_loops_fails_fast_and_names_the_fix(run):
     assert "test 'test_one' would use an asyncpg Pool" in text
     assert "fixture 'session_pool' (scope='session', loop_scope='session')" in text
     assert "runs on the function-scoped loop (bare @pytest.mark.asyncio on the test" in text
-    assert '@pytest_asyncio.fixture(scope="session", loop_scope="session")' in text
-    assert '@pytest.mark.asyncio(loop_scope="session")' in text
+    assert SESSION_FIXTURE_FIX in text
+    assert spelled('@pytest.mark.asyncio(loop_scope="session")') in text
     assert "make 'session_pool' function-scoped" in text
 
 
@@ -395,19 +404,26 @@ def test_lazily_created_connection_of_a_session_manager(run):
     assert "test 'test_second' would use an asyncpg Connection" in text
     assert "The Connection: dependency_analyzer.connection_manager._connection, created later" in text
     assert "inside the value of fixture 'connection_manager' (scope='session', a sync fixture" in text
-    assert '@pytest.mark.asyncio(loop_scope="session")' in text
+    assert spelled('@pytest.mark.asyncio(loop_scope="session")') in text
 
 
 def test_function_fixture_using_a_session_connection(run):
     result = run(FIXTURE_USES_SESSION_CONNECTION, FLAG)
+    if has("refuses_narrower_fixture_loops"):  # 0.24 to 0.26 refuse the suite at collection
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines(["*MultipleEventLoopsRequestedError*", "*by test_suite.py::test_uses_it*"])
+        return
     result.assert_outcomes(errors=1)
     text = _assert_guarded(result)
     assert "fixture 'clean_test_schema' would use an asyncpg Connection" in text
     assert "fixture 'test_connection' (scope='session', loop_scope='session')" in text
     # what the user declared, not the loop scope pytest-asyncio's synchronizer carries during setup
-    chose = f"(no loop_scope, asyncio_default_fixture_loop_scope {FIXTURE_SCOPE_SETTING} -> the fixture's scope='function')"
+    chose = f"(no loop_scope, {FIXTURE_SCOPE_SETTING} -> the fixture's scope='function')"
     assert f"The fixture: runs on the function-scoped loop {chose}." in text
-    assert "give fixture 'clean_test_schema' the same loop" in text
+    assert SAME_LOOP_FOR.format("clean_test_schema") in text
+
+
+IGNORED = "is ignored: pytest-asyncio 1.0 removed event_loop"
 
 
 def test_session_event_loop_override_is_named(run):
@@ -415,7 +431,7 @@ def test_session_event_loop_override_is_named(run):
     result.assert_outcomes(failed=2, errors=0)
     text = _assert_guarded(result)
     assert "Your event_loop fixture" in text
-    assert "is ignored: pytest-asyncio 1.0 removed event_loop" in text
+    assert (IGNORED if has("no_event_loop_fixture") else "is deprecated since pytest-asyncio 0.23") in text
     assert "fixture 'session_pool' (scope='session', loop_scope='session')" in text
 
 
@@ -424,7 +440,7 @@ def test_bare_marker_overriding_pytestmark(run):
     result.assert_outcomes(passed=1, failed=1)
     text = _assert_guarded(result)
     assert "test 'test_bare_marker'" in text
-    assert "overriding pytestmark = pytest.mark.asyncio(loop_scope='session') in test_suite.py" in text
+    assert spelled("overriding pytestmark = pytest.mark.asyncio(loop_scope='session') in test_suite.py") in text
     assert "Remove the bare @pytest.mark.asyncio from the test" in text
 
 
@@ -435,14 +451,14 @@ def test_a_stopped_fixture_gives_every_later_test_the_same_report(run):
     assert "AssertionError" not in text  # pytest's `assert not self._finalizers` when the error is not cached
     assert text.count("fixture 'warmed' would use an asyncpg Pool") == 2
     assert "Its loop: the session-scoped loop that fixture 'session_pool' ran on earlier" in text
-    assert "(loop_scope='session' on fixture 'session_pool'), still open." in text
-    assert "The fixture: runs on the module-scoped loop (loop_scope='module' on fixture 'warmed')." in text
+    assert f"({fixture_loop_choice('session_pool', 'session')}), still open." in text
+    assert f"The fixture: runs on the module-scoped loop ({fixture_loop_choice('warmed', 'module')})." in text
 
 
 def test_a_pool_in_a_module_global_reached_through_a_helper(pytester, dsn, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", dsn)
     pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
-    pytester.makepyfile(test_suite=HEADER + textwrap.dedent(MODULE_LEVEL_CACHE))
+    pytester.makepyfile(test_suite=spelled(HEADER + textwrap.dedent(MODULE_LEVEL_CACHE)))
     # in a subprocess: the pool, bound to a closed loop, cannot be closed, and goes away with the process
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", FLAG)
     result.assert_outcomes(passed=1, failed=2)
@@ -517,6 +533,8 @@ def test_a_pool_made_at_module_level_in_an_app_module(pytester, dsn, monkeypatch
 )
 def test_good_patterns_pass_under_the_guard(run, body, passed):
     result = run(body, FLAG, ini="asyncio_default_fixture_loop_scope = function")
+    if body is GOOD_SESSION_LOOP and refused_loop_scope(result):  # db: a function-scoped fixture on the session loop
+        return
     result.assert_outcomes(passed=passed)
     assert "LoopMismatchError" not in result.stdout.str()
 
@@ -531,6 +549,13 @@ def test_fix_advice_follows_the_pytest_asyncio_version():
     assert '@pytest.mark.asyncio(scope="session")' in v023 and "loop_scope=" not in v023
     v021 = fix_advice("pool", "session", version="0.21.2")
     assert "def event_loop():" in v021
+
+
+def test_fix_advice_for_a_global_names_what_fits_the_object():
+    plain = fix_advice_for_global("lock", version="1.5.0")
+    assert "create 'lock' in a fixture instead of at import time" in plain and "NullPool" not in plain
+    engine = fix_advice_for_global("engine", version="1.5.0", keep_nothing="an engine made with poolclass=NullPool")
+    assert "(function-scoped: one per test, on the test's loop); an engine made with poolclass=NullPool." in engine
 
 
 def test_fix_advice_for_a_function_scoped_fixture_on_the_session_loop():
@@ -568,8 +593,12 @@ async def test_seed_pattern(dependency_analyzer, test_connection):
 def test_kit_plugin_loads_the_guard(pytester, dsn, monkeypatch, body, outcome):
     monkeypatch.setenv("DATABASE_URL", dsn)
     pytester.makeini(f"[pytest]\nasyncio_mode = strict\n{FIXTURE_SCOPE_INI}\n")
-    pytester.makepyfile(test_suite=HEADER + textwrap.dedent(body))
+    pytester.makepyfile(test_suite=spelled(HEADER + textwrap.dedent(body)))
     result = pytester.runpytest("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning", FLAG)
+    if body is KIT_GOOD and not has("loop_scope"):  # 0.23: the kit's db cannot be on the session loop, and says so
+        result.assert_outcomes(passed=2, errors=1)
+        result.stdout.fnmatch_lines(["*fixture 'db' needs pytest-asyncio >= 0.24*"])
+        return
     result.assert_outcomes(**outcome)
     assert ("fixture 'session_pool' (scope='session', loop_scope='session')" in result.stdout.str()) == ("failed" in outcome)
 
@@ -615,9 +644,9 @@ def test_the_recorder_shows_the_diagnosis_as_the_message(pytester, dsn, monkeypa
 
     monkeypatch.setenv("DATABASE_URL", dsn)
     pytester.makeini("[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n")
-    pytester.makepyfile(test_suite=HEADER + textwrap.dedent(UNFORESEEN))
+    pytester.makepyfile(test_suite=spelled(HEADER + textwrap.dedent(UNFORESEEN)))
     recorder = Recorder()
-    pytester.runpytest_inprocess("-p", "no:kit", "-p", "kit.diagnose.guard", "-p", "no:cacheprovider", FLAG, plugins=[recorder])
+    pytester.runpytest_inprocess(*WITHOUT_KIT, "-p", "kit.diagnose.guard", "-p", "no:cacheprovider", FLAG, plugins=[recorder])
     [row] = recorder.results()
     assert row["error_type"] == "LoopMismatchError"
     assert row["message"] == "test 'test_waits_for_the_server' failed with an event-loop error the loop guard could not foresee:"
@@ -641,6 +670,8 @@ async def test_hands_over_a_future(waiter):
 
 def test_an_unforeseen_loop_error_at_teardown_is_diagnosed(run):
     result = run(UNFORESEEN_AT_TEARDOWN, FLAG)
+    if refused_loop_scope(result):  # a function-scoped fixture on the session loop
+        return
     result.assert_outcomes(passed=1, errors=1)
     text = result.stdout.str()
     assert "test 'test_hands_over_a_future' failed with an event-loop error the loop guard could not foresee:" in text

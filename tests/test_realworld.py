@@ -38,8 +38,10 @@ RAW_FAILURES = (
     "InterfaceError: cannot perform operation",
     "Event loop is closed",
     "is bound to a different event loop",
+    "PoolTimeout: couldn't get a connection",  # psycopg_pool: its workers wait on a loop that is not running
 )
-RAW_ERROR_LINE = re.compile(r"^E\s+[\w.]*(Error|Exception)\b", re.MULTILINE)  # a traceback's "E   RuntimeError: ..."
+# a traceback's "E   RuntimeError: ..." (or psycopg_pool's "E   psycopg_pool.PoolTimeout: ...")
+RAW_ERROR_LINE = re.compile(r"^E\s+[\w.]*(Error|Exception|Timeout)\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -68,11 +70,19 @@ SUITES = {
     ),
     "asyncio_module_lock": Suite("asyncio", "The Lock: lock, held by the module-level global 'lock'"),
     "fastapi_module_engine": Suite("FastAPI + httpx + SQLAlchemy", "held by the module-level global 'app'"),
+    "databases_module_database": Suite(
+        "databases + asyncpg", "The Database: database, held by the module-level global 'database'"
+    ),
+    "psycopg_session_pool": Suite(
+        "psycopg_pool", "The AsyncConnectionPool: pgpool, created by fixture 'pgpool' (scope='session'"
+    ),
     "fixed_sqlalchemy_nullpool": Suite("SQLAlchemy + asyncpg", None),
     "fixed_sqlalchemy_session_loop": Suite("SQLAlchemy + asyncpg", None),
     "fixed_aiohttp_session_loop": Suite("aiohttp", None),
     "fixed_redis_function_client": Suite("redis.asyncio", None),
     "fixed_fastapi_session_loop": Suite("FastAPI + httpx + SQLAlchemy", None),
+    "fixed_databases_function_connect": Suite("databases + asyncpg", None),
+    "fixed_psycopg_function_connection": Suite("psycopg", None),
 }
 
 
@@ -196,6 +206,16 @@ ADVICE = {
         '@pytest.fixture(scope="session")',
         'pytestmark = pytest.mark.asyncio(loop_scope="session")\n\n\n'
         '@__import__("pytest_asyncio").fixture(scope="session", loop_scope="session")',
+    ),
+    # psycopg_session_pool fixed: the pool grows on the session loop, where its workers run, and the test that
+    # holds three connections at once passes
+    "pool-and-tests-on-its-loop": Advice(
+        "psycopg_session_pool",
+        '@pytest_asyncio.fixture(scope="session", loop_scope="session")',
+        "test_suite.py",
+        '@pytest_asyncio.fixture(scope="session")',
+        'pytestmark = __import__("pytest").mark.asyncio(loop_scope="session")\n\n\n'
+        '@pytest_asyncio.fixture(scope="session", loop_scope="session")',
     ),
     "fixture-per-test": Advice(
         "aiohttp_session_client",

@@ -8,6 +8,7 @@ import pytest
 
 from kit.diagnose.causes import exception_chain, root_cause, short_message
 from kit.diagnose.recorder import NO_LOOP, RESULT_COLUMNS, TIMELINE_COLUMNS, Recorder
+from tests.support.kit_cli import WITHOUT_KIT
 
 BROKEN_SUITE = """
 import os
@@ -51,7 +52,7 @@ def test_recorder_sees_each_loop_and_the_root_cause(pytester: pytest.Pytester) -
     pytester.makefile(".ini", pytest=INI)
     pytester.makepyfile(test_broken=BROKEN_SUITE)
     recorder = Recorder()
-    pytester.inline_run("-p", "no:kit", *QUIET, plugins=[recorder])
+    pytester.inline_run(*WITHOUT_KIT, *QUIET, plugins=[recorder])
     results = {row["test"]: row for row in recorder.results()}
     assert set(results) == {"test_first", "test_second", "test_skipped"}
     assert all(set(RESULT_COLUMNS) <= set(row) for row in results.values())
@@ -73,7 +74,7 @@ def test_kit_record_option_writes_the_same_rows_as_json(pytester: pytest.Pyteste
     pytester.makefile(".ini", pytest=INI)
     pytester.makepyfile(test_broken=BROKEN_SUITE)
     out = pytester.path / "record.json"
-    result = pytester.runpytest_subprocess("-p", "no:kit", "-p", "kit.diagnose.recorder", f"--kit-record={out}")
+    result = pytester.runpytest_subprocess(*WITHOUT_KIT, "-p", "kit.diagnose.recorder", f"--kit-record={out}")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     recorded = json.loads(out.read_text())
     assert recorded["exit_code"] == 1
@@ -125,7 +126,7 @@ def test_root_cause_keeps_the_outer_error_without_a_known_pattern() -> None:
 def test_a_missing_fixture_is_named_in_words(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_missing="def test_needs_it(not_a_fixture_anywhere):\n    pass\n")
     recorder = Recorder()
-    pytester.inline_run("-p", "no:kit", *QUIET, plugins=[recorder])
+    pytester.inline_run(*WITHOUT_KIT, *QUIET, plugins=[recorder])
     (row,) = recorder.results()
     assert (row["outcome"], row["error_type"]) == ("error", "FixtureLookupError")
     assert row["message"] == "fixture 'not_a_fixture_anywhere' not found"

@@ -13,8 +13,10 @@ objects cannot exist before, and a walk never pays for importing a library the s
 asyncio (futures, tasks, queues, locks, events, semaphores, conditions, transports, streams), asyncpg
 (pools and connections), SQLAlchemy (``AsyncEngine``, ``AsyncConnection``, ``AsyncSession``,
 ``async_sessionmaker`` and their pools, idle and checked-out connections down to the driver connection),
-aiohttp (``ClientSession``, connectors), redis.asyncio (clients, pools, connections) and httpx
-(``AsyncClient`` and its transports). Anything else goes to the generic fallback: an attribute holding an
+aiohttp (``ClientSession``, connectors), redis.asyncio (clients, pools, connections), httpx
+(``AsyncClient`` and its transports), ``databases.Database`` (its backend's pool and connections), psycopg
+(``AsyncConnection``: bound to no loop by itself, only its lock while contended) and psycopg_pool
+(``AsyncConnectionPool``: bound to the loop its workers run on). Anything else goes to the generic fallback: an attribute holding an
 ``asyncio.AbstractEventLoop`` binds the object; otherwise it walks attributes, containers, closures
 (``__closure__`` cells), ``functools`` caches and wrapped functions. A walk visits at most
 :data:`MAX_OBJECTS` objects and :data:`MAX_ITEMS` items per container, whatever the value's shape.
@@ -68,7 +70,9 @@ class Adapter:
     ``symptom`` is how the library fails when such an object is used on another loop. For the audit, which
     sees objects before they are used: ``makers`` are the library's functions that return such objects
     (``create_async_engine``), and ``keeps`` says whether an object keeps loop-bound state between uses
-    (an engine with ``NullPool`` does not).
+    (an engine with ``NullPool`` does not); ``bindable`` is False for objects no loop ever binds by themselves,
+    whose classes then make nothing the audit warns about; ``keep_nothing`` says how to make one that keeps
+    nothing between tests (an engine with ``poolclass=NullPool``), for the fix advice.
     """
 
     library: str
@@ -79,6 +83,8 @@ class Adapter:
     symptom: str = ATTACHED
     makers: tuple[str, ...] = ()
     keeps: Callable[[Any], bool] = lambda obj: True
+    bindable: bool = True  # False: never bound to a loop by itself (a psycopg AsyncConnection); the audit passes it by
+    keep_nothing: str = ""  # how such an object is made to keep nothing loop-bound between tests, if it can be
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,12 @@ def describe(obj: object) -> str:
     if adapter is None:
         return f"{type(obj).__module__.split('.')[0]} {type(obj).__qualname__}"
     return f"{adapter.library} {adapter.kind(obj)}"
+
+
+def keep_nothing_hint(obj: object) -> str:
+    """How to make ``obj``'s kind of object keep nothing loop-bound between tests ("" when its library has no such way)."""
+    adapter = adapter_for(obj)
+    return "" if adapter is None else adapter.keep_nothing
 
 
 def symptom(obj: object) -> str:
@@ -172,7 +184,7 @@ def makes_bindable(obj: object) -> str | None:
     if _PENDING and len(sys.modules) != _modules_seen[0]:
         _load_imported()
     target = obj.__self__ if isinstance(obj, types.MethodType) and isinstance(obj.__self__, type) else obj
-    for adapter in _ADAPTERS:
+    for adapter in (a for a in _ADAPTERS if a.bindable):
         if isinstance(target, type) and issubclass(target, adapter.types):
             return f"{adapter.library} {target.__name__}"
         package = {cls.__module__.split(".")[0] for cls in adapter.types}
@@ -199,6 +211,8 @@ def _walk(
         seen.add(id(obj))
         read = _read(obj)
         adapter = adapter_for(obj) if known else None
+        if adapter is not None and not adapter.bindable:  # nothing in it stays bound between uses (its lock, say)
+            continue
         if stop(read) or (adapter is not None and _keeps(adapter, obj)):
             yield path, obj, holders, read
             continue
@@ -397,11 +411,17 @@ def _sqlalchemy_adapters() -> list[Adapter]:
         return not isinstance(pool, NullPool)
 
     makers = ("create_async_engine", "async_engine_from_config", "create_async_pool_from_url")
+    null_pool = "an SQLAlchemy engine made with poolclass=NullPool keeps no connection between tests"
     return [
         Adapter(
-            "SQLAlchemy", (AsyncEngine,), holds=lambda e: _attr(e, "sync_engine"), makers=makers, keeps=lambda e: keeps(e.pool)
+            "SQLAlchemy",
+            (AsyncEngine,),
+            holds=lambda e: _attr(e, "sync_engine"),
+            makers=makers,
+            keeps=lambda e: keeps(e.pool),
+            keep_nothing=null_pool,
         ),
-        Adapter("SQLAlchemy", (Engine,), holds=lambda e: _attr(e, "pool"), keeps=lambda e: keeps(e.pool)),
+        Adapter("SQLAlchemy", (Engine,), holds=lambda e: _attr(e, "pool"), keeps=lambda e: keeps(e.pool), keep_nothing=null_pool),
         Adapter("SQLAlchemy", (Pool,), holds=pool_holds, keeps=keeps),
         Adapter("SQLAlchemy", (_ConnectionRecord, _ConnectionFairy), holds=lambda r: _attr(r, "dbapi_connection")),
         Adapter("SQLAlchemy", (AdaptedConnection,), holds=lambda c: _attr(c, "_connection"), kind=lambda _: "driver connection"),
@@ -460,6 +480,39 @@ def _httpx_adapters() -> list[Adapter]:
     ]
 
 
+def _databases_adapters() -> list[Adapter]:
+    from databases import Database
+
+    def holds(db: Database) -> Held:
+        """The backend's pool (an asyncpg Pool with databases[asyncpg]), each task's connection, the global one."""
+        tasks = [(f"._connection_map[{i}]", conn) for i, conn in enumerate(islice(list(db._connection_map.values()), MAX_ITEMS))]
+        return [*_under("._backend", _attr(db._backend, "_pool")), *tasks, *_attr(db, "_global_connection")]
+
+    return [Adapter("databases", (Database,), holds=holds, symptom=f"{ATTACHED} (from its backend's driver)")]
+
+
+def _psycopg_adapters() -> list[Adapter]:
+    from psycopg import AsyncConnection
+
+    # Each operation waits on the loop that runs it: only the connection's lock binds, while two tasks contend for it.
+    return [Adapter("psycopg", (AsyncConnection,), holds=lambda c: _attr(c, "lock"), keeps=lambda c: False, bindable=False)]
+
+
+def _psycopg_pool_adapters() -> list[Adapter]:
+    from psycopg_pool import AsyncConnectionPool
+
+    def pool_loop(pool: AsyncConnectionPool) -> Loop | None:
+        """The loop of the pool's scheduler and workers (tasks made by ``open()``), while the pool is open."""
+        runner = getattr(pool, "_sched_runner", None)
+        return None if pool.closed or runner is None or runner.done() else runner.get_loop()
+
+    stalls = (
+        '"PoolTimeout: couldn\'t get a connection" (its workers wait on a loop that is not running), '
+        f"or {ATTACHED} when it is closed"
+    )
+    return [Adapter("psycopg_pool", (AsyncConnectionPool,), loop=pool_loop, holds=lambda p: _items(p, "_pool"), symptom=stalls)]
+
+
 # library -> its adapters, registered by adapter_for() once the library is in sys.modules
 _PENDING: dict[str, Callable[[], list[Adapter]]] = {
     "asyncpg": _asyncpg_adapters,
@@ -467,6 +520,9 @@ _PENDING: dict[str, Callable[[], list[Adapter]]] = {
     "aiohttp": _aiohttp_adapters,
     "redis": _redis_adapters,
     "httpx": _httpx_adapters,
+    "databases": _databases_adapters,
+    "psycopg": _psycopg_adapters,
+    "psycopg_pool": _psycopg_pool_adapters,
 }
 
 

@@ -297,7 +297,7 @@ def _global_findings(tests: list[dict[str, Any]], globals_: dict[str, dict[str, 
                     test_loop_scope=test["loop_scope"] or "",
                     marker=test["marker"],
                     risk=risk if at_risk else "",
-                    fix=fix_advice_for_global(info["name"], version) if at_risk else "",
+                    fix=fix_advice_for_global(info["name"], version, keep_nothing=info["keep_nothing"]) if at_risk else "",
                     location=info["location"],
                     verdict=AT_RISK if at_risk else FINE,
                     holds=info["reason"],
@@ -518,6 +518,7 @@ def _globals(item: pytest.Item, consumer: str | None, loop: str, func: Any, glob
                 "location": _relative(read.location, root),
                 "bound": guess.kind == BOUND,
                 "reason": guess.reason,
+                "keep_nothing": guess.keep_nothing,
             }
         if globals_[key]["bound"]:
             found.append([key, consumer, _loop_key(item, loop)])

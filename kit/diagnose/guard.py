@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from kit.diagnose.affinity import Bound, adapter_for, bound_objects, describe, symptom
+from kit.diagnose.affinity import Bound, adapter_for, bound_objects, describe, keep_nothing_hint, symptom
 from kit.diagnose.causes import describe as describe_error
 from kit.diagnose.causes import loop_cause
 from kit.diagnose.reads import GlobalRead, globals_read
@@ -314,7 +314,7 @@ def _message(
     if origin is None:
         return "\n".join(lines + ["How to fix it: create it in a fixture, on the loop of the tests that use it."])
     if isinstance(origin, GlobalRead):
-        return "\n".join(lines + [fix_advice_for_global(origin.name)])
+        return "\n".join(lines + [fix_advice_for_global(origin.name, keep_nothing=keep_nothing_hint(named))])
     consumer = user.name if user.kind == "fixture" else None
     fix = fix_advice(
         origin.fixture,

@@ -30,6 +30,46 @@ def asyncio_version() -> str | None:
         return None
 
 
+# What came (and went) with which pytest-asyncio version: (first version with it, first without it or None).
+# The plugin and the tests ask has() instead of comparing versions.
+_VERSIONS = tuple[tuple[int, int], "tuple[int, int] | None"]
+FEATURES: dict[str, _VERSIONS] = {
+    "loop_scope": ((0, 24), None),  # loop_scope= on pytest_asyncio.fixture and the asyncio marker (0.23: scope=)
+    "fixture_loop_scope_ini": ((0, 24), None),  # the ini option asyncio_default_fixture_loop_scope
+    "test_loop_scope_ini": ((0, 26), None),  # the ini option asyncio_default_test_loop_scope
+    "fixture-scope": ((1, 0), None),  # asyncio_default_fixture_loop_scope = fixture-scope (0.24-0.26 reject it)
+    # a test on a wider loop using an async fixture on a narrower one: MultipleEventLoopsRequestedError at collection
+    "refuses_narrower_fixture_loops": ((0, 24), (1, 0)),
+    "no_event_loop_fixture": ((1, 0), None),  # event_loop is gone: an override of it decides nothing
+}
+
+
+def has(feature: str, version: str | None = None) -> bool:
+    """Whether pytest-asyncio ``version`` (default: the installed one) has ``feature``, a key of :data:`FEATURES`."""
+    version = version or asyncio_version()
+    if version is None:
+        return False
+    since, until = FEATURES[feature]
+    return since <= _major_minor(version) and (until is None or _major_minor(version) < until)
+
+
+def fixture_loop_kwargs(scope: str, loop_scope: str, version: str | None = None) -> dict[str, str] | None:
+    """The keywords for ``pytest_asyncio.fixture`` that run an async fixture of ``scope`` on the ``loop_scope`` loop.
+
+    ``None`` when the version cannot: before 0.24 an async fixture runs on the loop of its own scope, so only
+    ``loop_scope == scope`` can be had there (with ``scope=`` alone).
+    """
+    kwargs = {} if scope == "function" else {"scope": scope}
+    if has("loop_scope", version):
+        return {**kwargs, "loop_scope": loop_scope}
+    return kwargs if loop_scope == scope else None
+
+
+def marker_loop_keyword(version: str | None = None) -> str:
+    """The asyncio marker's keyword that picks a test's loop: ``loop_scope``, or ``scope`` before 0.24."""
+    return "loop_scope" if has("loop_scope", version) else "scope"
+
+
 def asyncio_ini(config: pytest.Config, name: str) -> str | None:
     """pytest-asyncio's ini option ``name``, or ``None`` when it is unset or the installed version has no such option.
 
@@ -70,9 +110,15 @@ def loop_choice_of_fixture(fixturedef: pytest.FixtureDef, config: pytest.Config)
     default = asyncio_ini(config, "asyncio_default_fixture_loop_scope")
     if default and default != "fixture-scope":
         return LoopChoice(default, f"no loop_scope -> asyncio_default_fixture_loop_scope={default!r}", False)
-    setting = "'fixture-scope'" if default else "unset"
-    text = f"no loop_scope, asyncio_default_fixture_loop_scope {setting} -> the fixture's scope={fixturedef.scope!r}"
+    text = f"no loop_scope, {default_fixture_loop_setting(default)} -> the fixture's scope={fixturedef.scope!r}"
     return LoopChoice(fixturedef.scope, text, False)
+
+
+def default_fixture_loop_setting(value: str | None = None, version: str | None = None) -> str:
+    """How a report names the ``asyncio_default_fixture_loop_scope`` setting that leaves a fixture on its own scope's loop."""
+    if not has("fixture_loop_scope_ini", version):
+        return f"pytest-asyncio {version or asyncio_version()} has no asyncio_default_fixture_loop_scope"
+    return f"asyncio_default_fixture_loop_scope {'unset' if not value else repr(value)}"
 
 
 class LoopChoice(NamedTuple):
@@ -152,15 +198,20 @@ def fix_advice(
                 alternative,
             ]
         )
-    if major_minor < (0, 24):
-        return "\n".join(
-            [
-                f"How to fix it (pytest-asyncio {version}), either:",
-                f'  1. Run the tests that use {fixture!r} on the {loop} loop: @pytest.mark.asyncio(scope="{loop}")',
-                "     on each of them (0.23 has no loop_scope; an async fixture runs on the loop of its own scope).",
-                alternative,
-            ]
-        )
+    if not has("loop_scope", version):
+        lines = [
+            f"How to fix it (pytest-asyncio {version}), either:",
+            f'  1. Run the tests that use {fixture!r} on the {loop} loop: @pytest.mark.asyncio(scope="{loop}")',
+            "     on each of them (0.23 has no loop_scope; an async fixture runs on the loop of its own scope).",
+        ]
+        if consumer_fixture:  # 0.23 runs a function-scoped async fixture on the test's function loop, whatever the marker
+            lines.append(
+                f"     Fixture {consumer_fixture!r} cannot join them: 0.23 runs it on each test's own loop whatever the "
+                f"test's marker, so give it the {loop} scope too, or take 2."
+            )
+        if marker_override:
+            lines.append(_BARE_MARKER)
+        return "\n".join([*lines, alternative])
     lines = [f"How to fix it (pytest-asyncio {version}), either:", share]
     if not sync_fixture:
         scope_arg = "" if scope == "function" else f'scope="{scope}", '
@@ -172,39 +223,44 @@ def fix_advice(
         f'     (or once per module: pytestmark = pytest.mark.asyncio(loop_scope="{loop}")).',
     ]
     if marker_override:
-        lines.append(
-            "     Remove the bare @pytest.mark.asyncio from the test: the nearest marker wins, "
-            "so it overrides the module's or class's loop_scope."
-        )
-    if major_minor >= (0, 26):
+        lines.append(_BARE_MARKER)
+    if has("test_loop_scope_ini", version):
         lines.append(_ini_defaults(loop))
     lines.append(alternative)
     return "\n".join(lines)
 
 
-def fix_advice_for_global(name: str, version: str | None = None) -> str:
+def fix_advice_for_global(name: str, version: str | None = None, *, keep_nothing: str = "") -> str:
     """How to fix a module-level object (made at import time) that tests on different loops share.
 
     It binds to the loop of the first test that uses it; the tests must then share one loop (the
-    session's), or the object must be made per test in a fixture.
+    session's), or the object must be made per test in a fixture. ``keep_nothing`` is how the object's library
+    makes one that keeps nothing loop-bound between tests (an SQLAlchemy engine with ``NullPool``), if it can.
     """
     version = version or asyncio_version()
     if version is None:
         return _NOT_INSTALLED
-    keyword = "scope" if _major_minor(version) < (0, 24) else "loop_scope"
+    keyword = marker_loop_keyword(version)
     lines = [
         f"How to fix it (pytest-asyncio {version}), either:",
         f"  1. Run every test and async fixture that uses {name!r} on the session loop:",
         f'     @pytest.mark.asyncio({keyword}="session") on each test, or once per module:',
         f'     pytestmark = pytest.mark.asyncio({keyword}="session").',
     ]
-    if _major_minor(version) >= (0, 26):
+    if has("test_loop_scope_ini", version):
         lines.append(_ini_defaults("session"))
+    also = f"; {keep_nothing}" if keep_nothing else ""
     lines.append(
         f"  2. Or create {name!r} in a fixture instead of at import time (function-scoped: one per test, on the "
-        "test's loop); an SQLAlchemy engine made with poolclass=NullPool keeps no connection between tests."
+        f"test's loop){also}."
     )
     return "\n".join(lines)
+
+
+_BARE_MARKER = (
+    "     Remove the bare @pytest.mark.asyncio from the test: the nearest marker wins, "
+    "so it overrides the module's or class's loop_scope."
+)
 
 
 def _ini_defaults(loop: str) -> str:
@@ -219,14 +275,17 @@ def event_loop_note(location: str, version: str | None = None) -> str:
     version = version or asyncio_version()
     if version is None or _major_minor(version) < (0, 23):
         return ""
-    if _major_minor(version) >= (1, 0):
+    if has("no_event_loop_fixture", version):
         return (
             f"Your event_loop fixture ({location}) is ignored: pytest-asyncio 1.0 removed event_loop, "
             "so it no longer decides any loop. Delete it and give fixtures and tests a loop_scope instead."
         )
+    instead = (
+        "give fixtures and tests a loop_scope" if has("loop_scope", version) else "mark the tests @pytest.mark.asyncio(scope=...)"
+    )
     return (
         f"Your event_loop fixture ({location}) is deprecated since pytest-asyncio 0.23 and does not give "
-        "session fixtures and tests one shared loop. Delete it and give fixtures and tests a loop_scope instead."
+        f"session fixtures and tests one shared loop. Delete it and {instead} instead."
     )
 
 

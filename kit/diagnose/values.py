@@ -19,7 +19,7 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kit.diagnose.affinity import bindable_objects, describe, makes_bindable
+from kit.diagnose.affinity import bindable_objects, describe, keep_nothing_hint, makes_bindable
 from kit.diagnose.reads import is_user_code, referenced
 
 BOUND, PLAIN, UNKNOWN = "bound", "plain", "unknown"
@@ -32,6 +32,7 @@ class Guess:
     kind: str
     reason: str = ""
     passes_on: tuple[str, ...] = ()  # fixture arguments whose values it holds
+    keep_nothing: str = ""  # how the object found is made to keep nothing between tests (affinity.keep_nothing_hint)
 
 
 def fixture_value(func: Callable[..., object]) -> Guess:
@@ -60,7 +61,7 @@ def global_value(value: object, name: str) -> Guess:
     found = next(bindable_objects(value, name), None)
     if found is not None:
         path, obj = found
-        return Guess(BOUND, f"{path} is {describe(obj)}")
+        return Guess(BOUND, f"{path} is {describe(obj)}", keep_nothing=keep_nothing_hint(obj))
     if isinstance(value, (types.FunctionType, type, types.ModuleType)):
         return Guess(PLAIN)
     maker = makes_in_methods(type(value))
