@@ -72,12 +72,15 @@ lint: install
 	$(VENV)/bin/ruff check kit tests
 	$(VENV)/bin/ruff format --check kit tests
 
-# The whole suite against a real server; stops the server afterwards if this target started it and no other
-# run uses it: this recipe's shell ($$$$) holds a lease on the server while it runs (kit/db/leases.py).
+# The whole suite against a real server, in pytest-xdist workers (each tests in a database of its own; one file
+# stays on one worker, as its module fixtures expect; `make test XDIST=` runs it in one process). Stops the server
+# afterwards if this target started it and no other run uses it: this recipe's shell ($$$$) holds a lease on the
+# server while it runs (kit/db/leases.py).
+XDIST ?= -n auto --dist loadfile
 test: install
 	@if $(PY) -m kit db status --quiet; then started=0; else started=1; fi; \
 	$(PY) -m kit db start --hold $$$$ || exit 1; \
-	$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$started = 1 ]; then $(PY) -m kit db stop --release $$$$; fi; \
 	exit $$rc
 
@@ -85,7 +88,7 @@ test: install
 # pytest-playwright: a failing test leaves its trace and a screenshot in artifacts/playwright/ (`playwright show-trace`).
 # Screenshots and JupyterLab's log go to artifacts/; docs/browser-test.md says more.
 BROWSER_TESTS ?= tests/browser
-BROWSER_ARGS  := --tracing retain-on-failure --screenshot only-on-failure --output artifacts/playwright
+BROWSER_ARGS  := -p playwright --tracing retain-on-failure --screenshot only-on-failure --output artifacts/playwright
 test-browser: install-browser
 	@if $(PY) -m kit db status --quiet; then started=0; else started=1; fi; \
 	$(PY) -m kit db start --hold $$$$ || exit 1; \

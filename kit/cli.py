@@ -67,7 +67,10 @@ def _notebooks(args: argparse.Namespace) -> int:
 def _lab(args: argparse.Namespace) -> int:
     from kit.course.lab import open_lab
 
-    open_lab(args.dest, args.options)
+    # DEST, when given, comes first; the rest is JupyterLab's, in either form (`--port=9911` or `--port 9911`)
+    options = args.options
+    dest = Path(options.pop(0)) if options and not options[0].startswith("-") else Path("loop-lab-course")
+    open_lab(dest, options)
     return 0  # not reached: JupyterLab replaces this process
 
 
@@ -120,10 +123,10 @@ def main(argv: list[str] | None = None) -> int:
 
     lab = commands.add_parser(
         "lab",
-        help="copy the course into DEST if needed, start the server, open JupyterLab there "
-        "(JupyterLab options follow as --name=value, e.g. --port=9911)",
+        usage="python -m kit lab [DEST] [JupyterLab options]",
+        help="copy the course into DEST (default: loop-lab-course) if needed, start the server, open JupyterLab there "
+        "(JupyterLab options follow DEST, e.g. --port 9911)",
     )
-    _dest_argument(lab)
     lab.set_defaults(func=_lab)
 
     bench = commands.add_parser(

@@ -104,6 +104,10 @@ class ExerciseError(KitError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class MissingExtraError(KitError, ImportError):
+    """An optional package a call needs is not installed; the message names the package and the install command."""
+
+
 class SetupError(KitError, RuntimeError):
     """The kit is not installed the way the course needs; the message says how to set it up."""
 

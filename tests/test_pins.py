@@ -79,6 +79,10 @@ def test_environment_yml_reads_the_lock() -> None:
     lines = _pip_section(ROOT / "environment.yml")
     assert "-r kit/course/lock.txt" in lines and LOCK.is_file()
     assert _exact_pins(lines) == {}, "environment.yml takes its versions from the lock only"
+    conda = [line.strip() for line in (ROOT / "environment.yml").read_text().splitlines() if line.startswith("  - ")]
+    assert conda == ["- conda-forge", "- python=3.11", "- pip", "- pip:"], (
+        "only Python and pip from conda: the wheel brings PostgreSQL"
+    )
 
 
 def test_binder_installs_with_make_and_the_lock() -> None:

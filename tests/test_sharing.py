@@ -121,7 +121,18 @@ async def test_second(test_connection, database_config):
 def _make_test(suite: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     args = f"{suite} -p no:cacheprovider -q"
     return subprocess.Popen(
-        ["make", "--no-print-directory", "-C", str(ROOT), "-o", "install", "test", f"VENV={sys.prefix}", f"PYTEST_ARGS={args}"],
+        [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(ROOT),
+            "-o",
+            "install",
+            "test",
+            f"VENV={sys.prefix}",
+            "XDIST=",
+            f"PYTEST_ARGS={args}",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -22,6 +22,7 @@ import platform
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -68,7 +69,10 @@ def _check_parts(parts: Iterable[str] | str | None, quick: bool, course: bool | 
 
 
 def _socket_url(dsn: str) -> str | None:
-    """The unix-socket DSN of the database ``dsn`` points at, when it is the kit's own server."""
+    """The unix-socket DSN of the database ``dsn`` points at, when it is on the kit's own server.
+
+    Any database of that server counts (under pytest-xdist each worker has its own).
+    """
     from kit.db.config import DatabaseConfig
     from kit.db.state import read_state
 
@@ -76,8 +80,8 @@ def _socket_url(dsn: str) -> str | None:
     if state is None:
         return None
     own, target = DatabaseConfig.from_state(state), DatabaseConfig.from_url(dsn)
-    same = (own.host, own.port, own.user, own.database) == (target.host, target.port, target.user, target.database)
-    return own.socket_url if same else None
+    same = (own.host, own.port, own.user) == (target.host, target.port, target.user)
+    return replace(own, database=target.database).socket_url if same else None
 
 
 async def _database_part(

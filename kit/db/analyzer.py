@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from kit.db.frames import data_frame
 from kit.errors import AnalyzerError, UnknownColumnError, UnknownSchemaError, UnknownTableError
 
 if TYPE_CHECKING:
@@ -213,13 +214,11 @@ class DependencyReport:
 
     def to_frame(self) -> pandas.DataFrame:
         """One row per dependency; columns ``type``, ``object``, ``impact``, ``detail`` (enum names)."""
-        import pandas as pd
-
         rows = [
             (dep.dependency_type.name, _object_of(dep), dep.impact_level.name, _detail_of(dep))
             for dep in self.get_all_dependencies()
         ]
-        return pd.DataFrame(rows, columns=FRAME_COLUMNS)
+        return data_frame(rows, FRAME_COLUMNS, caller="DependencyAnalyzer.to_frame()")
 
 
 def _object_of(dep: Any) -> str:

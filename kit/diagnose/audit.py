@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from kit.db.frames import data_frame
 from kit.diagnose.causes import KNOWN_CAUSES
 from kit.diagnose.guard import FLAG, LoopMismatchError
 from kit.diagnose.reads import globals_read
@@ -108,9 +109,7 @@ class AuditResult:
 
     def to_frame(self) -> pandas.DataFrame:
         """The findings as a pandas DataFrame, one column per :class:`Finding` field."""
-        import pandas
-
-        return pandas.DataFrame([asdict(f) for f in self.findings], columns=[f.name for f in fields(Finding)])
+        return data_frame((asdict(f) for f in self.findings), [f.name for f in fields(Finding)], caller="AuditResult.to_frame()")
 
     def to_json(self) -> dict[str, Any]:
         """The result as JSON-ready data: the counts, then one dict per row."""

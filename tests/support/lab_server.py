@@ -57,7 +57,7 @@ def running_lab(
 ) -> Iterator[Lab]:
     """Run ``make lab`` in ``root`` on a free port with a fresh token; JupyterLab's output goes to ``log``.
 
-    With ``command`` (e.g. ``["loop-lab", "lab", DEST]``) that runs instead, the port and options appended.
+    With ``command`` (e.g. ``["loop-lab", "lab", DEST]``) that runs instead, ``--port N`` and the options appended.
 
     The port is given as ``LAB_PORT``, or with ``port_in_lab_args`` as ``--port`` in ``LAB_ARGS`` (with
     ``LAB_PORT`` set to another free port, which must lose).
@@ -82,7 +82,7 @@ def running_lab(
             target.write_text(text)
         env = kit_env(JUPYTERLAB_SETTINGS_DIR=f"{scratch}/settings", JUPYTERLAB_WORKSPACES_DIR=f"{scratch}/workspaces")
         started = (
-            [*command, f"--port={port}", *args.split()]
+            [*command, "--port", str(port), *args.split()]  # the space form: not taken for a DEST
             if command
             else ["make", "lab", f"LAB_PORT={lab_port}", f"LAB_ARGS={args}"]
         )

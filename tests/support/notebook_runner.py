@@ -1,7 +1,7 @@
-"""Execute a course notebook in a fresh Jupyter kernel, twice in the same kernel, and read its outputs.
+"""Execute a course notebook in a fresh Jupyter kernel, each cell twice in a row, and read its outputs.
 
-Used by the course tests: cells tagged ``raises-exception`` must fail, every other cell must not, and
-the second pass must fail and pass exactly where the first did. Each test module starts with::
+Used by the course tests: each code cell runs twice in a row (a learner re-running it), cells tagged
+``raises-exception`` must fail both times, every other cell neither time. Each test module starts with::
 
     NAME = "03_function_scoped_fix.ipynb"
     passes = passes_fixture(NAME)
@@ -97,70 +97,46 @@ def _output_text(output: nbformat.NotebookNode) -> str:
 
 
 def execute(name: str, *, timeout: int = 300) -> tuple[Pass, Pass]:
-    """Run notebook ``name`` top to bottom, then again in the same kernel; return both passes.
+    """Run notebook ``name`` top to bottom in a fresh kernel, each code cell twice in a row; return both passes.
 
-    Fails (AssertionError) when a cell tagged raises-exception did not raise, when any other cell
-    raised, when the second pass fails where the first passed or the other way round, when the
-    notebook leaves a connection of the kit's open, or when an output shows the database password.
+    The first pass holds every cell's first output, the second its output when run again at once (a learner
+    pressing Shift+Enter twice, or re-running a cell after an error). Fails (AssertionError) listing every
+    problem: a cell tagged raises-exception that did not raise, any other cell that raised, a cell whose second
+    run fails where its first passed or the other way round, a connection of the kit's left open, or an output
+    that shows the database password.
     """
     path = NOTEBOOKS / name
     source = nbformat.read(path, as_version=4)
-    first, second = copy.deepcopy(source), copy.deepcopy(source)
-    client = NotebookClient(first, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
+    passes = Pass(copy.deepcopy(source)), Pass(copy.deepcopy(source))
+    client = NotebookClient(
+        passes[0].nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
     env = {**os.environ, "JPY_SESSION_NAME": str(path)}  # as Jupyter's server sets it: the out-of-order checks are on
-    with client.setup_kernel(env=env, cwd=str(NOTEBOOKS)):
-        for notebook in (first, second):
-            client.nb = notebook
-            for index, cell in enumerate(notebook.cells):
-                try:
-                    client.execute_cell(cell, index)
-                except CellExecutionError as exc:
-                    raise AssertionError(f"{name}: cell {cell.get('id')!r} raised but is not tagged {RAISES}:\n{exc}") from None
-        left = kit_connections_left(env["DATABASE_URL"])  # the kernel is still running: the notebook closed its own
-    assert not left, f"{name} left connections open: {left}"
-    passes = Pass(first), Pass(second)
-    password = DatabaseConfig.from_url(env["DATABASE_URL"]).password
-    for run in passes:
-        assert password not in json.dumps(run.nb), f"{name} shows the database password in an output"
-    for number, run in enumerate(passes, 1):
-        for cell in run.nb.cells:
-            if cell.cell_type == "code" and RAISES in cell.metadata.get("tags", []) and not run.failed(cell):
-                raise AssertionError(f"{name} (pass {number}): cell {cell.get('id')!r} is tagged {RAISES} but did not raise")
-    assert passes[0].failing_cells() == passes[1].failing_cells(), f"{name}: the second run fails in other cells"
-    return passes
-
-
-def execute_each_cell_twice(name: str, *, timeout: int = 300) -> list[str]:
-    """Run every code cell of notebook ``name`` twice in a row, in order, in a fresh kernel.
-
-    Returns the problems found: a cell tagged ``raises-exception`` that did not raise both times, or any other
-    cell that raised either time (with the start of its error). An empty list means the notebook re-runs cleanly.
-    """
-    source = nbformat.read(NOTEBOOKS / name, as_version=4)
-    notebook = copy.deepcopy(source)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
-    env = {**os.environ, "JPY_SESSION_NAME": str(NOTEBOOKS / name)}
     problems = []
     with client.setup_kernel(env=env, cwd=str(NOTEBOOKS)):
-        for index, cell in enumerate(notebook.cells):
-            if cell.cell_type != "code":
+        for index, original in enumerate(source.cells):
+            if original.cell_type != "code":
                 continue
-            tagged = RAISES in cell.metadata.get("tags", [])
-            for attempt in ("first", "second"):
-                cell.outputs = []
+            for attempt, run in zip(("first", "second"), passes):
+                client.nb = run.nb
                 try:
-                    client.execute_cell(cell, index)
+                    client.execute_cell(run.nb.cells[index], index)
                 except CellExecutionError as exc:
-                    problems.append(
-                        f"cell {cell.get('id')!r} raised the {attempt} time: {str(exc).strip().splitlines()[-1][:300]}"
-                    )
-                    continue
-                if tagged and not Pass(notebook).failed(cell):
-                    problems.append(f"cell {cell.get('id')!r} is tagged {RAISES} but did not raise the {attempt} time")
-        left = kit_connections_left(env["DATABASE_URL"])
+                    problems.append(f"cell {original.get('id')!r} raised the {attempt} time but is not tagged {RAISES}:\n{exc}")
+        left = kit_connections_left(env["DATABASE_URL"])  # the kernel is still running: the notebook closed its own
     if left:
         problems.append(f"connections left open: {left}")
-    return problems
+    password = DatabaseConfig.from_url(env["DATABASE_URL"]).password
+    for attempt, run in zip(("first", "second"), passes):
+        if password in json.dumps(run.nb):
+            problems.append(f"an output of the {attempt} pass shows the database password")
+        for cell in run.nb.cells:
+            if cell.cell_type == "code" and RAISES in cell.metadata.get("tags", []) and not run.failed(cell):
+                problems.append(f"cell {cell.get('id')!r} is tagged {RAISES} but did not raise the {attempt} time")
+    if passes[0].failing_cells() != passes[1].failing_cells():
+        problems.append(f"run again, other cells fail: {passes[0].failing_cells()} then {passes[1].failing_cells()}")
+    assert not problems, f"{name}:\n" + "\n".join(problems)
+    return passes
 
 
 def execute_some(name: str, cell_ids: list[str], *, then: str | None = None, timeout: int = 300) -> Pass:
@@ -191,7 +167,7 @@ def stripped(name: str) -> bool:
 
 
 def passes_fixture(name: str) -> Callable[[], tuple[Pass, Pass]]:
-    """A module-scoped fixture ``passes``: both passes of notebook ``name`` (see :func:`execute`), run once per module."""
+    """A module-scoped fixture ``passes``: both runs of notebook ``name``'s cells (see :func:`execute`), once per module."""
 
     @pytest.fixture(scope="module", name="passes")
     def _passes() -> tuple[Pass, Pass]:
