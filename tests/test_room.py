@@ -6,6 +6,7 @@ On the kit's own PostgreSQL 18. The real JupyterHub runs in tests/hub/ (`make te
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,6 +25,7 @@ from kit.errors import KitError, RoomError
 from kit.room import hub, recorded, stuck, table
 from tests.support import central
 from tests.support.kit_cli import kit, kit_env
+from tests.support.notebook_runner import execute
 
 LEARNERS = ["anna", "bob", "Zoë O'Brien"]
 ROOM = "test-room"
@@ -184,3 +186,16 @@ def test_the_hub_names_a_missing_admin_credential() -> None:
         hub.admin_url({"LOOP_LAB_ADMIN_URL": "mysql://root:hunter2@db/x"})
     assert "hunter2" not in str(caught.value)
     assert os.environ.get("LOOP_LAB_ADMIN_URL") is None
+
+
+def test_the_instructor_notebook_shows_the_room_twice(
+    learners: dict[str, DatabaseConfig], admin: tuple[str, str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOOP_LAB_ROOM", ROOM)
+    monkeypatch.setenv("LOOP_LAB_ADMIN_URL", admin[1])
+    for run in execute("instructor/room.ipynb"):  # every cell twice in one kernel; no password in an output
+        grid_html = [o.data["text/html"] for o in run.cell("grid").outputs if "text/html" in o.get("data", {})]
+        assert len(grid_html) == 2, "the grid and the stuck learners"
+        anna = next(row for row in grid_html[0].split("<tr>") if ">anna<" in row)
+        assert "RIGHT" in anna and "trying" in anna, anna
+        assert admin[2] not in json.dumps(run.nb)

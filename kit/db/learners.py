@@ -10,11 +10,14 @@ owner-only state file, like the kit's own server's.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
 import hashlib
 import os
 import re
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -28,6 +31,7 @@ from kit.errors import ConfigError, DatabaseUnavailable, LearnerError
 
 _PREFIX = "loop_lab_"
 _LOCK_KEY = 0x100B1AB  # one advisory lock for all provisioning on the central server
+LOCK_WAIT_S = 600.0  # how long a learner's provisioning may queue behind the others'
 
 
 def learner_name(environ: dict[str, str] | None = None) -> str:
@@ -60,14 +64,31 @@ def _literal(secret: str) -> str:
     return f"'{secret}'"
 
 
+@contextlib.asynccontextmanager
+async def advisory_lock(admin: Any, key: int) -> AsyncIterator[None]:
+    """Hold PostgreSQL advisory lock ``key`` on connection ``admin``: one provisioning at a time on the server.
+
+    Waiting is bounded by ``LOCK_WAIT_S``, not by the connection's command timeout: a room of 30 starting at once
+    queues for longer than one statement may take.
+    """
+    try:
+        await admin.execute("SELECT pg_advisory_lock($1)", key, timeout=LOCK_WAIT_S)
+    except asyncio.TimeoutError:
+        raise LearnerError(
+            f"Waited {LOCK_WAIT_S} s for the other provisionings on the central server to finish; is one of them stuck? "
+            "See pg_locks (locktype = 'advisory') on the server."
+        ) from None
+    try:
+        yield
+    finally:
+        await admin.execute("SELECT pg_advisory_unlock($1)", key)
+
+
 async def _provision(admin_url: str, name: str, password: str) -> None:
     admin = await connect(admin_url)
     try:
-        await admin.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
-        try:
+        async with advisory_lock(admin, _LOCK_KEY):
             await _provision_locked(admin, name, password)
-        finally:
-            await admin.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     finally:
         await admin.close()
 

@@ -20,7 +20,7 @@ import asyncpg
 
 from kit.db.config import OWNED_COMMENT, DatabaseConfig
 from kit.db.connections import connect
-from kit.db.learners import ident
+from kit.db.learners import advisory_lock, ident
 from kit.errors import ConfigError, RoomError
 
 ROOM_ENV = "LOOP_LAB_ROOM"
@@ -71,8 +71,7 @@ async def admit(admin_url: str, room: str, role: str, learner: str) -> None:
     name = ident(room_database(room))
     conn = await connect(admin.url)
     try:
-        await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
-        try:
+        async with advisory_lock(conn, _LOCK_KEY):
             if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", room_database(room)):
                 await conn.execute(f"CREATE DATABASE {name}")
                 await conn.execute(f"REVOKE ALL ON DATABASE {name} FROM PUBLIC")
@@ -86,8 +85,6 @@ async def admit(admin_url: str, room: str, role: str, learner: str) -> None:
                 await inside.execute(_REGISTER, role, learner)
             finally:
                 await inside.close()
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     finally:
         await conn.close()
 
