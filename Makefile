@@ -12,6 +12,11 @@ PIP_QUIET    := --quiet --disable-pip-version-check
 # What `make install` and `make install-browser` install (a variable: a comma cannot be a $(call) argument).
 TEST_REQS    := -e '.[test]'
 BROWSER_REQS := -e '.[test,browser]'
+HUB_REQS     := -e '.[test,browser,hub]'
+HUB_STAMP    := $(VENV)/.loop-lab-hub-installed
+# configurable-http-proxy, JupyterHub's proxy, from npm (Debian's nodejs and npm; see .ci/run), into the venv.
+CHP_VERSION  := 5.3.0
+CHP          := $(VENV)/node/node_modules/.bin/configurable-http-proxy
 # `make setup OFFLINE=DIR` installs from a wheelhouse (`make wheelhouse`) with no network: no index, DIR's wheels only.
 OFFLINE ?=
 INDEX   = $(if $(OFFLINE),--no-index --find-links $(abspath $(OFFLINE)))
@@ -22,7 +27,7 @@ LAB_PORT_ARG = $(if $(filter --port --port=% --ServerApp.port --ServerApp.port=%
 # Jupyter refuses to run as root unless told to (CI and containers run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup install install-browser wheelhouse lab lint test test-browser test-pythons test-matrix stop clean notebooks-clean notebooks-check
+.PHONY: setup install install-browser install-hub wheelhouse lab lint test test-browser test-hub test-pythons test-matrix stop clean notebooks-clean notebooks-check
 
 # The set-up shared by `make lab` and `make test`: a virtual environment, the kit installed, its server up.
 setup: install
@@ -96,6 +101,21 @@ test-browser: install-browser
 	if [ $$started = 1 ]; then $(PY) -m kit db stop --release $$$$; fi; \
 	exit $$rc
 
+# A real JupyterHub (docs/jupyterhub_config.py) with real OS users, the local process spawner and the kit's own server
+# as the room's central PostgreSQL: HUB_LEARNERS learners (30) log in and run notebooks 01 and 03 at once, one more in
+# Chromium (tests/hub/, docs/deploying.md). As root: it adds OS users and removes them again. Its last line:
+# `hub: N learners, X s, Y MB per learner` (also in artifacts/hub.txt, with the room's status).
+HUB_TESTS    ?= tests/hub
+HUB_LEARNERS ?= 30
+test-hub: install-hub
+	@if $(PY) -m kit db status --quiet; then started=0; else started=1; fi; \
+	$(PY) -m kit db start --hold $$$$ || exit 1; \
+	rm -f artifacts/hub.txt; \
+	HUB_LEARNERS=$(HUB_LEARNERS) PATH="$(abspath $(dir $(CHP))):$$PATH" $(PY) -m pytest $(HUB_TESTS) $(PYTEST_ARGS); rc=$$?; \
+	if [ $$started = 1 ]; then $(PY) -m kit db stop --release $$$$; fi; \
+	if [ -f artifacts/hub.txt ]; then tail -n 1 artifacts/hub.txt; fi; \
+	exit $$rc
+
 # The library's own tests (diagnose and plugin), each run in a uv venv under .venvs/ holding the library alone (core
 # dependencies at the lock's versions): .ci/library-tests runs them, against the kit's server, for each line it reads.
 LIBRARY_TESTS := tests/test_guard.py tests/test_audit.py tests/test_recorder.py tests/test_plugin.py
@@ -116,6 +136,13 @@ install-browser: $(BROWSER_STAMP)
 $(BROWSER_STAMP): $(STAMP)
 	$(call install,$(BROWSER_REQS))
 	@touch $(BROWSER_STAMP)
+
+install-hub: $(HUB_STAMP)
+
+$(HUB_STAMP): $(BROWSER_STAMP)
+	$(call install,$(HUB_REQS))
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/node configurable-http-proxy@$(CHP_VERSION)
+	@touch $(HUB_STAMP)
 
 stop:
 	@if [ -x $(PY) ]; then $(PY) -m kit db stop; else echo "nothing to stop: $(VENV) does not exist"; fi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -80,6 +81,23 @@ def _bench(args: argparse.Namespace) -> int:
     return bench.main(args.options)  # bench parses its own options
 
 
+def _room(args: argparse.Namespace) -> int:
+    from kit._sync import run_sync
+    from kit.room import hub, status
+
+    if args.action == "status":
+        print(status.table(status.recorded(args.room), minutes=args.stuck))
+        return 0
+    if not args.names:
+        raise hub.RoomError("room provision needs the learners' user names: python -m kit room provision anna bob ...")
+    admin = hub.admin_url()
+    for name in args.names:
+        config = run_sync(hub.provision(name, admin=admin, room=args.room or os.environ.get("LOOP_LAB_ROOM")))
+        print(f"{name}: {config.masked_url}")
+    print(f"provisioned {len(args.names)} learner(s); each spawn gives its learner a new password (kit.room.pre_spawn_hook)")
+    return 0
+
+
 def _dest_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dest", nargs="?", type=Path, default=Path("loop-lab-course"), help="folder (default: loop-lab-course)")
 
@@ -133,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
         "bench", help="measure fixture strategies, the analyzer and start-up (--quick, --json PATH, --png PATH)", add_help=False
     )
     bench.set_defaults(func=_bench)
+
+    room = commands.add_parser("room", help="a JupyterHub room: provision learners from the hub, or show the live view")
+    room.add_argument("action", choices=["provision", "status"], help="provision NAMES... (LOOP_LAB_ADMIN_URL); status")
+    room.add_argument("names", nargs="*", help="with provision: the learners' hub user names")
+    room.add_argument("--room", help="the room's name (default: LOOP_LAB_ROOM); provision admits the learners to it")
+    room.add_argument("--stuck", type=float, default=10, metavar="MINUTES", help="with status: stuck after MINUTES (10)")
+    room.set_defaults(func=_room)
 
     args, extra = parser.parse_known_args(argv)
     if args.command in ("bench", "lab", "audit"):

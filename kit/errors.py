@@ -126,3 +126,7 @@ class BenchSchemaError(KitError, RuntimeError):
 
 class CourseFilesError(KitError, FileNotFoundError):
     """The course's notebooks cannot be found or copied out; the message says why and what to do."""
+
+
+class RoomError(ConfigError):
+    """A room (a JupyterHub with one central PostgreSQL) is deployed in a way that is unsafe or cannot work."""

@@ -13,9 +13,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from kit.db.config import OWNED_COMMENT, DatabaseConfig
+from kit.db.config import OWNED_COMMENT
 from kit.db.learners import database_name, ensure_learner_database
 from kit.errors import LearnerError
+from tests.support import central
 from tests.support.kit_cli import kit_env
 
 LEARNERS = [f"learner-{i:02d}" for i in range(27)] + ["Zoë Ünïcode", "anna.o'brien", 'x"; DROP DATABASE loop_lab; --']
@@ -138,39 +139,18 @@ def test_learner_state_is_private_and_reused(admin_url: str, tmp_path: Path) -> 
 
 # --- a central admin that is no superuser (PostgreSQL 16 and later: CREATE DATABASE ... OWNER needs SET ROLE) ---
 
-ADMIN_PASSWORD = "room-admin-password"
-
-
-def _superuser_sql(*statements: str) -> list[object]:
-    async def run() -> list[object]:
-        conn = await asyncpg.connect(os.environ["DATABASE_URL"], ssl=False)
-        try:
-            return [await conn.fetchval(sql) for sql in statements]
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
-
 
 @pytest.fixture
-def limited_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
-    """A role with LOGIN CREATEROLE CREATEDB and no SUPERUSER, as docs/deploying.md tells an admin to make."""
-    role = f"looplab_admin_{os.getpid()}"
-    _superuser_sql(f"CREATE ROLE {role} LOGIN CREATEROLE CREATEDB PASSWORD '{ADMIN_PASSWORD}'")
+def limited_admin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str, str]]:
+    """A role with LOGIN CREATEROLE CREATEDB and no SUPERUSER (tests/support/central.py), in a home of its own."""
     monkeypatch.setenv("LOOP_LAB_HOME", str(tmp_path / "home"))
-    config = DatabaseConfig.from_url(os.environ["DATABASE_URL"])
-    yield role, f"postgresql://{role}:{ADMIN_PASSWORD}@{config.host}:{config.port}/postgres"
-    names = [database_name(who) for who in ("limited-1", "limited-2", "no-createdb")]
-    _superuser_sql(
-        *[f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)' for name in names],
-        *[f'DROP ROLE IF EXISTS "{name}"' for name in names],
-        f"DROP ROLE IF EXISTS {role}",
-    )
+    with central.limited_admin(["limited-1", "limited-2", "no-createdb"]) as admin:
+        yield admin
 
 
-def test_a_non_superuser_admin_provisions_learners(limited_admin: tuple[str, str]) -> None:
-    role, admin = limited_admin
-    version = _superuser_sql("SHOW server_version_num")[0]
+def test_a_non_superuser_admin_provisions_learners(limited_admin: tuple[str, str, str]) -> None:
+    role, admin, password = limited_admin
+    version = central.superuser_sql("SHOW server_version_num")[0]
     first = ensure_learner_database(admin, "limited-1")
     assert ensure_learner_database(admin, "limited-1") == first  # the second time (same home): reused, not re-created
     assert ensure_learner_database(admin, "limited-2") != first
@@ -195,14 +175,14 @@ def test_a_non_superuser_admin_provisions_learners(limited_admin: tuple[str, str
     assert int(version) >= 160000, "this test is about PostgreSQL 16 and later (the kit's server is 18)"
 
 
-def test_a_failed_provisioning_leaves_no_role_behind(limited_admin: tuple[str, str]) -> None:
-    role, admin = limited_admin
-    _superuser_sql(f"ALTER ROLE {role} NOCREATEDB")
+def test_a_failed_provisioning_leaves_no_role_behind(limited_admin: tuple[str, str, str]) -> None:
+    role, admin, password = limited_admin
+    central.superuser_sql(f"ALTER ROLE {role} NOCREATEDB")
     with pytest.raises(LearnerError, match=f"The admin role '{role}' could not provision") as caught:
         ensure_learner_database(admin, "no-createdb")
-    assert ADMIN_PASSWORD not in str(caught.value)
+    assert password not in str(caught.value)
     name = database_name("no-createdb")
-    assert _superuser_sql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{name}'") == [0]
+    assert central.superuser_sql(f"SELECT count(*) FROM pg_roles WHERE rolname = '{name}'") == [0]
 
 
 def test_status_before_a_learner_is_provisioned_says_so(tmp_path: Path) -> None:

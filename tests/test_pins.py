@@ -8,7 +8,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from kit.course.doctor import DISTRIBUTION, pins
+from kit.course.doctor import DISTRIBUTION, pins, room_only
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "kit" / "course" / "lock.txt"
@@ -59,10 +59,17 @@ def test_the_library_declares_ranges_that_admit_the_lock() -> None:
         if req.name.lower() in locked:
             assert req.specifier.contains(locked[req.name.lower()]), f"{req} does not admit the lock's {locked[req.name.lower()]}"
     extras = {
-        req.name for req in declared for extra in ("course", "test") if req.marker and req.marker.evaluate({"extra": extra})
+        req.name
+        for req in declared
+        for extra in ("course", "test", "hub")
+        if req.marker is not None and req.marker.evaluate({"extra": extra})
     }
     # the test extra's drivers too (databases, psycopg): the corpus's messages quote them
-    assert set(locked) <= extras | {req.name for req in core}, "every locked package is a dependency of loop-lab[course,test]"
+    assert set(locked) <= extras | {req.name for req in core}, "every locked package is a dependency of loop-lab[course,test,hub]"
+
+
+def test_the_doctor_leaves_out_only_the_hubs_packages() -> None:
+    assert room_only() == {"jupyterhub"}, "a learner's set-up lacks these by design; everything else the doctor checks"
 
 
 def test_make_installs_with_the_lock_as_constraints(tmp_path: Path) -> None:

@@ -57,6 +57,27 @@ def pins() -> dict[str, str]:
     return found
 
 
+def room_only() -> set[str]:
+    """The locked packages only the room's hub needs (``loop-lab[hub]``), which a learner's set-up lacks by design.
+
+    Read from the installed distribution's metadata with the standard library alone (the doctor runs before set-up).
+    """
+    try:
+        declared = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:
+        return set()
+
+    def needed(*extras: str) -> set[str]:
+        found = set()
+        for line in declared:
+            extra = re.search(r"""extra\s*==\s*["']([^"']+)["']""", line)
+            if (extra.group(1) if extra else "") in extras:
+                found.add(re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", line).group()).lower())
+        return found
+
+    return needed("hub") - needed("", "course") - {DISTRIBUTION}
+
+
 def _python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
     ok = sys.version_info >= (3, 10)
@@ -164,7 +185,8 @@ def _ipytest() -> Check:
 def checks() -> list[Check]:
     """Run every check and return the rows; works before set-up too (the standard library is enough)."""
     rows = [_python()]
-    rows += [_package(name, version) for name, version in pins().items()]
+    hub_only = room_only()
+    rows += [_package(name, version) for name, version in pins().items() if name not in hub_only]
     rows += _once_installed("database", "reachable", ("asyncpg",), lambda: [_database()])
     rows += _once_installed("pytest-asyncio settings", "strict", ("pytest", "pytest_asyncio"), _pytest_asyncio_settings)
     rows += _once_installed("ipytest runs tests in a thread", "True", ("ipytest", "IPython"), lambda: [_ipytest()])

@@ -5,6 +5,7 @@ Order of precedence:
 1. ``DATABASE_URL`` if it is set;
 2. the seed's ``DB_HOST``/``DB_PORT``/``DB_USER``/``DB_PASSWORD``/``DB_NAME`` if ``DB_HOST`` is set;
 3. with ``LOOP_LAB_ADMIN_URL`` set, this learner's own database on that central server (:mod:`kit.db.learners`);
+   refused in a JupyterHub single-user server, where the hub provisions instead (:mod:`kit.room`);
 4. the kit's own private server, recorded in a state file by :mod:`kit.db.server`.
 
 :func:`choose` makes that decision, in this one place; :func:`kit.db.server.ensure_server` acts on it.
@@ -23,7 +24,7 @@ from typing import Any, Literal, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from kit.db.state import LEARNER_STATE_FILE, STATE_FILE, read_state
-from kit.errors import ConfigError, ServerNotStarted
+from kit.errors import ConfigError, RoomError, ServerNotStarted
 
 MASK = "***"
 # Databases the kit creates carry this comment; destructive fixtures check it before touching anything.
@@ -220,6 +221,10 @@ class DatabaseConfig:
         return cls.from_state(state)
 
 
+# Set by JupyterHub in every single-user server it spawns.
+_HUB_SERVER = ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER")
+
+
 class Choice(NamedTuple):
     """Which database the settings point at: an external one (with its config), a learner's, or the kit's."""
 
@@ -231,6 +236,13 @@ class Choice(NamedTuple):
 def choose(environ: Mapping[str, str] | None = None) -> Choice:
     """Decide which database the environment asks for (the order in this module's docstring)."""
     env = os.environ if environ is None else environ
+    if env.get("LOOP_LAB_ADMIN_URL") and any(env.get(key) for key in _HUB_SERVER):
+        raise RoomError(
+            "LOOP_LAB_ADMIN_URL is set in this JupyterHub single-user server: every learner can read the admin credential "
+            "there. The hub must hold it: remove it from c.Spawner.environment (and c.Spawner.env_keep) in "
+            "jupyterhub_config.py and set c.Spawner.pre_spawn_hook = kit.room.pre_spawn_hook, which gives each learner "
+            "only their own DATABASE_URL (docs/deploying.md)."
+        )
     if env.get("DATABASE_URL"):
         return Choice("external", DatabaseConfig.from_url(env["DATABASE_URL"]))
     if env.get("DB_HOST"):

@@ -10,11 +10,15 @@ owner-only state file, like the kit's own server's.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import getpass
 import hashlib
 import os
 import re
 import secrets
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -27,6 +31,7 @@ from kit.errors import ConfigError, DatabaseUnavailable, LearnerError
 
 _PREFIX = "loop_lab_"
 _LOCK_KEY = 0x100B1AB  # one advisory lock for all provisioning on the central server
+LOCK_WAIT_S = 600.0  # how long a learner's provisioning may queue behind the others'
 
 
 def learner_name(environ: dict[str, str] | None = None) -> str:
@@ -45,7 +50,8 @@ def database_name(learner: str) -> str:
     return f"{_PREFIX}{readable}_{digest}"
 
 
-def _ident(name: str) -> str:
+def ident(name: str) -> str:
+    """``name`` quoted as an SQL identifier, after checking it holds only what :func:`database_name` yields."""
     # database_name() only ever yields [a-z0-9_]: quoting it is safe by construction, and checked here.
     if not re.fullmatch(r"[a-z0-9_]{1,63}", name):
         raise LearnerError(f"refusing unsafe identifier {name!r}")
@@ -58,14 +64,31 @@ def _literal(secret: str) -> str:
     return f"'{secret}'"
 
 
+@contextlib.asynccontextmanager
+async def advisory_lock(admin: Any, key: int) -> AsyncIterator[None]:
+    """Hold PostgreSQL advisory lock ``key`` on connection ``admin``: one provisioning at a time on the server.
+
+    Waiting is bounded by ``LOCK_WAIT_S``, not by the connection's command timeout: a room of 30 starting at once
+    queues for longer than one statement may take.
+    """
+    try:
+        await admin.execute("SELECT pg_advisory_lock($1)", key, timeout=LOCK_WAIT_S)
+    except asyncio.TimeoutError:
+        raise LearnerError(
+            f"Waited {LOCK_WAIT_S} s for the other provisionings on the central server to finish; is one of them stuck? "
+            "See pg_locks (locktype = 'advisory') on the server."
+        ) from None
+    try:
+        yield
+    finally:
+        await admin.execute("SELECT pg_advisory_unlock($1)", key)
+
+
 async def _provision(admin_url: str, name: str, password: str) -> None:
     admin = await connect(admin_url)
     try:
-        await admin.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
-        try:
+        async with advisory_lock(admin, _LOCK_KEY):
             await _provision_locked(admin, name, password)
-        finally:
-            await admin.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
     finally:
         await admin.close()
 
@@ -75,25 +98,25 @@ async def _provision_locked(admin: Any, name: str, password: str) -> None:
     made_role = made_database = False
     try:
         if await admin.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", name):
-            await admin.execute(f"ALTER ROLE {_ident(name)} WITH LOGIN PASSWORD {_literal(password)}")
+            await admin.execute(f"ALTER ROLE {ident(name)} WITH LOGIN PASSWORD {_literal(password)}")
         else:
             await admin.execute(
-                f"CREATE ROLE {_ident(name)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {_literal(password)}"
+                f"CREATE ROLE {ident(name)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {_literal(password)}"
             )
             made_role = True
         await _may_own(admin, name)
         if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f"CREATE DATABASE {_ident(name)} OWNER {_ident(name)}")
+            await admin.execute(f"CREATE DATABASE {ident(name)} OWNER {ident(name)}")
             made_database = True
         # As the owner: a CREATEROLE admin that is no superuser holds no privileges of the learner's role.
-        await _as(admin, name, f"REVOKE ALL ON DATABASE {_ident(name)} FROM PUBLIC")
-        await _as(admin, name, f"COMMENT ON DATABASE {_ident(name)} IS '{OWNED_COMMENT}'")
+        await _as(admin, name, f"REVOKE ALL ON DATABASE {ident(name)} FROM PUBLIC")
+        await _as(admin, name, f"COMMENT ON DATABASE {ident(name)} IS '{OWNED_COMMENT}'")
     except asyncpg.PostgresError as exc:
         who = await admin.fetchval("SELECT current_user")
         if made_database:
-            await _as(admin, name, f"DROP DATABASE IF EXISTS {_ident(name)}")
+            await _as(admin, name, f"DROP DATABASE IF EXISTS {ident(name)}")
         if made_role:
-            await admin.execute(f"DROP ROLE IF EXISTS {_ident(name)}")  # no role left without its database
+            await admin.execute(f"DROP ROLE IF EXISTS {ident(name)}")  # no role left without its database
         raise LearnerError(
             f"The admin role {who!r} could not provision the learner database {name!r}: {exc}. It needs LOGIN, "
             "CREATEROLE and CREATEDB (or SUPERUSER); see docs/deploying.md."
@@ -102,7 +125,7 @@ async def _provision_locked(admin: Any, name: str, password: str) -> None:
 
 async def _as(admin: Any, role: str, sql: str) -> None:
     """Run one statement as ``role`` (the admin may SET ROLE to it, see :func:`_may_own`), then become itself again."""
-    await admin.execute(f"SET ROLE {_ident(role)}")
+    await admin.execute(f"SET ROLE {ident(role)}")
     try:
         await admin.execute(sql)
     finally:
@@ -119,9 +142,9 @@ async def _may_own(admin: Any, name: str) -> None:
     if await admin.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
         return
     if int(await admin.fetchval("SHOW server_version_num")) >= 160000:
-        await admin.execute(f"GRANT {_ident(name)} TO CURRENT_USER WITH INHERIT FALSE, SET TRUE")
+        await admin.execute(f"GRANT {ident(name)} TO CURRENT_USER WITH INHERIT FALSE, SET TRUE")
     else:
-        await admin.execute(f"GRANT {_ident(name)} TO CURRENT_USER")
+        await admin.execute(f"GRANT {ident(name)} TO CURRENT_USER")
 
 
 def _answers(url: str) -> bool:
@@ -130,6 +153,19 @@ def _answers(url: str) -> bool:
     except DatabaseUnavailable:
         return False
     return True
+
+
+async def provision_learner(admin_url: str, learner: str) -> DatabaseConfig:
+    """Create (or refresh) ``learner``'s role and database with a new password; return the learner's settings.
+
+    The one provisioning path: the learner's own kernel (:func:`ensure_learner_database`) and the hub
+    (:mod:`kit.room`) both call it. The settings keep the admin URL's host, port and query parameters.
+    """
+    admin = DatabaseConfig.from_url(admin_url, source="LOOP_LAB_ADMIN_URL")
+    name = database_name(learner)
+    password = secrets.token_urlsafe(24)
+    await _provision(admin.url, name, password)
+    return replace(admin, user=name, password=password, database=name, source="learner")
 
 
 def ensure_learner_database(admin_url: str, learner: str | None = None) -> str:
@@ -145,17 +181,16 @@ def ensure_learner_database(admin_url: str, learner: str | None = None) -> str:
         url = DatabaseConfig.from_state(state).url
         if _answers(url):
             return url
-    password = secrets.token_urlsafe(24)
-    run_sync(_provision(admin.url, name, password))
+    config = run_sync(provision_learner(admin.url, who))
     state = {
         "source": "learner",
         "learner": who,
-        "host": admin.host,
-        "port": admin.port,
-        "user": name,
-        "password": password,
-        "database": name,
-        "params": list(admin.params),  # the central server's sslmode, options...: the learner's connections keep them
+        "host": config.host,
+        "port": config.port,
+        "user": config.user,
+        "password": config.password,
+        "database": config.database,
+        "params": list(config.params),  # the central server's sslmode, options...: the learner's connections keep them
     }
     write_state(state, LEARNER_STATE_FILE)
-    return DatabaseConfig.from_state(state).url
+    return config.url

@@ -36,7 +36,8 @@ class Lab:
         return f"{self.base}{path}?{'&'.join([*query, f'token={self.token}'])}"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -66,14 +67,14 @@ def running_lab(
     (a skipped restart dialog, another windowing mode) cannot change what the browser sees; autosave is
     off, so running the notebooks leaves notebooks/ as it was.
     """
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     args = (
         f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.token={token} "
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"
     )
     lab_port = port
     if port_in_lab_args:
-        args, lab_port = f"{args} --port={port}", _free_port()
+        args, lab_port = f"{args} --port={port}", free_port()
     lab = Lab(f"http://127.0.0.1:{port}", token)
     with tempfile.TemporaryDirectory(prefix="loop-lab-browser-") as scratch, log.open("w") as output:
         for name, text in _SETTINGS.items():
@@ -104,10 +105,10 @@ def running_lab(
                 time.sleep(0.5)
             yield lab
         finally:
-            _stop_group(process)
+            stop_group(process)
 
 
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
+def stop_group(process: subprocess.Popen[bytes]) -> None:
     """SIGTERM make, JupyterLab and its kernels (one process group); wait until all are gone, SIGKILL after 30 s."""
     os.killpg(process.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import html
 import importlib
+import os
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kit.errors import ExerciseError
+from kit.db.room import ROOM_ENV
+from kit.errors import ExerciseError, KitError
 
 Checker = Callable[[Any], "str | None"]
 
@@ -93,7 +95,29 @@ def check(key: str, answer: Any) -> Verdict:
     """Check ``answer``; the returned verdict shows as what is right or exactly what is wrong."""
     item = get(key)
     problem = item.checker(answer)
-    return Verdict(key, problem is None, item.praise if problem is None else f"Not yet: {problem}")
+    verdict = Verdict(key, problem is None, item.praise if problem is None else f"Not yet: {problem}")
+    _record(verdict)
+    return verdict
+
+
+def _record(verdict: Verdict) -> None:
+    """In a room (``LOOP_LAB_ROOM``), record the exercise and the verdict for the instructor, and say so.
+
+    The row is written through the learner's own role (``DATABASE_URL``); a room that cannot be reached leaves
+    the verdict as it is, with one line saying why.
+    """
+    room = os.environ.get(ROOM_ENV)
+    if not room:
+        return
+    from kit._sync import run_sync
+    from kit.db.room import record
+
+    try:
+        run_sync(record(os.environ.get("DATABASE_URL", ""), room, verdict.key, verdict.ok))
+    except KitError as exc:
+        print(f"(room {room!r}: this check was not recorded: {exc})")
+        return
+    print(f"(recorded for the instructor of room {room!r}: you, {verdict.key}, {verdict.mark}, the time; nothing else)")
 
 
 def hint(key: str) -> None:
