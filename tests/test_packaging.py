@@ -147,7 +147,7 @@ def test_pyproject_lists_every_package_under_kit() -> None:
 
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(path.parent.relative_to(ROOT).parts) for path in (ROOT / "kit").rglob("__init__.py")}
-    assert listed == found | {"kit._notebooks", "kit._notebooks.migration"}, (
+    assert listed == found | {"kit._notebooks", "kit._notebooks.migration", "kit._notebooks.instructor"}, (
         "list each package of kit/ in pyproject.toml's [tool.setuptools] packages"
     )
 
@@ -156,7 +156,8 @@ def test_the_wheel_carries_the_course_and_loop_lab_notebooks_copies_it_out(wheel
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     shipped = {f"kit/_notebooks/{name}" for name in course_files(ROOT / "notebooks")}
-    assert {"kit/_notebooks/pytest.ini", "kit/_notebooks/migration/pytest.ini"} <= shipped <= names, sorted(shipped - names)
+    wanted = {"kit/_notebooks/pytest.ini", "kit/_notebooks/migration/pytest.ini", "kit/_notebooks/instructor/room.ipynb"}
+    assert wanted <= shipped <= names, sorted(shipped - names)
 
     venv = tmp_path / "venv"
     _run(UV, "venv", "--quiet", "--python", sys.executable, venv)
