@@ -8,7 +8,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from kit.course.doctor import DISTRIBUTION, pins, room_only
+from kit.course.doctor import DISTRIBUTION, outside_the_course, pins
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "kit" / "course" / "lock.txt"
@@ -68,8 +68,11 @@ def test_the_library_declares_ranges_that_admit_the_lock() -> None:
     assert set(locked) <= extras | {req.name for req in core}, "every locked package is a dependency of loop-lab[course,test,hub]"
 
 
-def test_the_doctor_leaves_out_only_the_hubs_packages() -> None:
-    assert room_only() == {"jupyterhub"}, "a learner's set-up lacks these by design; everything else the doctor checks"
+def test_the_doctor_leaves_out_only_the_tests_and_the_hubs_packages() -> None:
+    expected = {"jupyterhub", "databases", "psycopg", "psycopg-pool"}
+    assert outside_the_course() & set(pins()) == expected, (
+        "a learner's set-up lacks these by design; everything else the doctor checks"
+    )
 
 
 def test_make_installs_with_the_lock_as_constraints(tmp_path: Path) -> None:

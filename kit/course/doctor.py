@@ -57,8 +57,10 @@ def pins() -> dict[str, str]:
     return found
 
 
-def room_only() -> set[str]:
-    """The locked packages only the room's hub needs (``loop-lab[hub]``), which a learner's set-up lacks by design.
+def outside_the_course() -> set[str]:
+    """The locked packages only the tests (``loop-lab[test]``) or the room's hub (``[hub]``) need.
+
+    A learner's set-up (the course extra, as on Binder) lacks them by design, so the doctor does not check them.
 
     Read from the installed distribution's metadata with the standard library alone (the doctor runs before set-up).
     """
@@ -75,7 +77,7 @@ def room_only() -> set[str]:
                 found.add(re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]+", line).group()).lower())
         return found
 
-    return needed("hub") - needed("", "course") - {DISTRIBUTION}
+    return needed("test", "hub") - needed("", "course") - {DISTRIBUTION}
 
 
 def _python() -> Check:
@@ -185,8 +187,8 @@ def _ipytest() -> Check:
 def checks() -> list[Check]:
     """Run every check and return the rows; works before set-up too (the standard library is enough)."""
     rows = [_python()]
-    hub_only = room_only()
-    rows += [_package(name, version) for name, version in pins().items() if name not in hub_only]
+    others = outside_the_course()
+    rows += [_package(name, version) for name, version in pins().items() if name not in others]
     rows += _once_installed("database", "reachable", ("asyncpg",), lambda: [_database()])
     rows += _once_installed("pytest-asyncio settings", "strict", ("pytest", "pytest_asyncio"), _pytest_asyncio_settings)
     rows += _once_installed("ipytest runs tests in a thread", "True", ("ipytest", "IPython"), lambda: [_ipytest()])
