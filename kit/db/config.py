@@ -223,6 +223,13 @@ class DatabaseConfig:
 
 # Set by JupyterHub in every single-user server it spawns.
 _HUB_SERVER = ("JUPYTERHUB_API_TOKEN", "JUPYTERHUB_USER")
+# The admin credential of a room's central PostgreSQL: the hub holds it, a learner's server never does.
+ADMIN_ENV = "LOOP_LAB_ADMIN_URL"
+ADMIN_FIX = (
+    f"Keep {ADMIN_ENV} in the hub's own environment only, remove it from c.Spawner.environment and c.Spawner.env_keep, "
+    "and set c.Spawner.pre_spawn_hook = kit.room.pre_spawn_hook: the hook gives each learner only their DATABASE_URL "
+    "(docs/deploying.md)."
+)
 
 
 class Choice(NamedTuple):
@@ -236,12 +243,10 @@ class Choice(NamedTuple):
 def choose(environ: Mapping[str, str] | None = None) -> Choice:
     """Decide which database the environment asks for (the order in this module's docstring)."""
     env = os.environ if environ is None else environ
-    if env.get("LOOP_LAB_ADMIN_URL") and any(env.get(key) for key in _HUB_SERVER):
+    if env.get(ADMIN_ENV) and any(env.get(key) for key in _HUB_SERVER):
         raise RoomError(
-            "LOOP_LAB_ADMIN_URL is set in this JupyterHub single-user server: every learner can read the admin credential "
-            "there. The hub must hold it: remove it from c.Spawner.environment (and c.Spawner.env_keep) in "
-            "jupyterhub_config.py and set c.Spawner.pre_spawn_hook = kit.room.pre_spawn_hook, which gives each learner "
-            "only their own DATABASE_URL (docs/deploying.md)."
+            f"{ADMIN_ENV} is set in this JupyterHub single-user server: every learner can read the admin credential "
+            f"there. {ADMIN_FIX}"
         )
     if env.get("DATABASE_URL"):
         return Choice("external", DatabaseConfig.from_url(env["DATABASE_URL"]))
@@ -256,6 +261,6 @@ def choose(environ: Mapping[str, str] | None = None) -> Choice:
             source="DB_HOST",
         )
         return Choice("external", config)
-    if env.get("LOOP_LAB_ADMIN_URL"):
-        return Choice("learner", admin_url=env["LOOP_LAB_ADMIN_URL"])
+    if env.get(ADMIN_ENV):
+        return Choice("learner", admin_url=env[ADMIN_ENV])
     return Choice("kit")

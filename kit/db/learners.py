@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from kit._sync import run_sync
-from kit.db.config import OWNED_COMMENT, DatabaseConfig
+from kit.db.config import ADMIN_ENV, OWNED_COMMENT, DatabaseConfig
 from kit.db.connections import connect, ping
 from kit.db.state import LEARNER_STATE_FILE, read_state, write_state
 from kit.errors import ConfigError, DatabaseUnavailable, LearnerError
@@ -161,7 +161,7 @@ async def provision_learner(admin_url: str, learner: str) -> DatabaseConfig:
     The one provisioning path: the learner's own kernel (:func:`ensure_learner_database`) and the hub
     (:mod:`kit.room`) both call it. The settings keep the admin URL's host, port and query parameters.
     """
-    admin = DatabaseConfig.from_url(admin_url, source="LOOP_LAB_ADMIN_URL")
+    admin = DatabaseConfig.from_url(admin_url, source=ADMIN_ENV)
     name = database_name(learner)
     password = secrets.token_urlsafe(24)
     await _provision(admin.url, name, password)
@@ -172,7 +172,7 @@ def ensure_learner_database(admin_url: str, learner: str | None = None) -> str:
     """Return the DSN of this learner's own database on the central server, creating it on first use."""
     who = learner or learner_name()
     name = database_name(who)
-    admin = DatabaseConfig.from_url(admin_url, source="LOOP_LAB_ADMIN_URL")
+    admin = DatabaseConfig.from_url(admin_url, source=ADMIN_ENV)
     try:
         state = read_state(LEARNER_STATE_FILE)
     except ConfigError:

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
-from kit.db.config import OWNED_COMMENT, DatabaseConfig
+from kit.db.config import ADMIN_ENV, OWNED_COMMENT, DatabaseConfig
 from kit.db.connections import connect
 from kit.db.learners import advisory_lock, ident
 from kit.errors import ConfigError, RoomError
@@ -67,7 +67,7 @@ async def admit(admin_url: str, room: str, role: str, learner: str) -> None:
     Run as the admin, under an advisory lock (many spawns at once): creates the room's database and tables
     when missing, then grants ``role`` CONNECT, and INSERT on the ``exercise`` and ``ok`` columns of ``checks``.
     """
-    admin = DatabaseConfig.from_url(admin_url, source="LOOP_LAB_ADMIN_URL")
+    admin = DatabaseConfig.from_url(admin_url, source=ADMIN_ENV)
     name = ident(room_database(room))
     conn = await connect(admin.url)
     try:
@@ -106,7 +106,7 @@ async def record(learner_url: str, room: str, exercise: str, ok: bool) -> None:
 
 async def checks(admin_url: str, room: str) -> list[Check]:
     """Every check recorded in room ``room``, oldest first (read as the admin)."""
-    admin = DatabaseConfig.from_url(admin_url, source="LOOP_LAB_ADMIN_URL")
+    admin = DatabaseConfig.from_url(admin_url, source=ADMIN_ENV)
     conn = await connect(_on(admin, room_database(room)))
     try:
         rows: list[Any] = await conn.fetch(

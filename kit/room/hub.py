@@ -11,17 +11,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from kit.db.config import DatabaseConfig
+from kit.db.config import ADMIN_ENV, ADMIN_FIX, DatabaseConfig
 from kit.db.learners import provision_learner
 from kit.db.room import ROOM_ENV, admit
 from kit.errors import ConfigError, RoomError
-
-ADMIN_ENV = "LOOP_LAB_ADMIN_URL"
-FIX = (
-    f"Keep {ADMIN_ENV} in the hub's own environment only, remove it from c.Spawner.environment and c.Spawner.env_keep, "
-    "and set c.Spawner.pre_spawn_hook = kit.room.pre_spawn_hook: the hook gives each learner only their DATABASE_URL "
-    "(docs/deploying.md)."
-)
 
 
 def admin_url(environ: Mapping[str, str] | None = None) -> str:
@@ -53,7 +46,7 @@ def refuse_admin_credential(spawner: Any) -> None:
     """Raise :class:`RoomError` if the spawner would hand a learner the admin credential."""
     if ADMIN_ENV in spawner.environment or ADMIN_ENV in spawner.env_keep:
         where = "c.Spawner.environment" if ADMIN_ENV in spawner.environment else "c.Spawner.env_keep"
-        raise RoomError(f"{ADMIN_ENV} is in {where}: every learner could read the admin credential. {FIX}")
+        raise RoomError(f"{ADMIN_ENV} is in {where}: every learner could read the admin credential. {ADMIN_FIX}")
 
 
 async def pre_spawn_hook(spawner: Any) -> None:

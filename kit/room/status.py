@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, NamedTuple
 
 from kit._sync import run_sync
+from kit.db.config import ADMIN_ENV
 from kit.db.room import ROOM_ENV, Check, checks
 from kit.errors import ConfigError
 
@@ -42,7 +43,7 @@ def recorded(room: str | None = None, admin: str | None = None) -> list[Check]:
     """Every check recorded in the room, oldest first."""
     from kit.db.server import ensure_server
 
-    url = admin or os.environ.get("LOOP_LAB_ADMIN_URL") or ensure_server()
+    url = admin or os.environ.get(ADMIN_ENV) or ensure_server()
     return run_sync(checks(url, room_name(room)))
 
 
