@@ -93,7 +93,8 @@ def _translate(exc: BaseException, dsn: str, timeout: float) -> Exception | None
         return InvalidDatabaseURL(f"The database URL {where} is malformed: {exc}. Expected {URL_SHAPE}.")
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return DatabaseUnavailable(
-            f"No answer from PostgreSQL at {where} within {timeout:g} s: the host is unreachable or the server hangs. "
+            f"No answer from PostgreSQL at {where} within {timeout:g} s: the host is unreachable, the server hangs, or "
+            "this machine was too busy to finish connecting in time. "
             f"{_START_HINT}"
         )
     if isinstance(exc, socket.gaierror):

@@ -32,6 +32,9 @@ from kit.errors import ConfigError, DatabaseUnavailable, LearnerError
 _PREFIX = "loop_lab_"
 _LOCK_KEY = 0x100B1AB  # one advisory lock for all provisioning on the central server
 LOCK_WAIT_S = 600.0  # how long a learner's provisioning may queue behind the others'
+# How long the admin's connection may take: on a hub starting a room's servers at once, the hub's CPU and event
+# loop are shared by every spawn (the 5 s a learner's connection gets failed one spawn in 31 on 2 cores).
+ADMIN_CONNECT_S = 60.0
 
 
 def learner_name(environ: dict[str, str] | None = None) -> str:
@@ -64,6 +67,12 @@ def _literal(secret: str) -> str:
     return f"'{secret}'"
 
 
+async def admin_connection(url: str, database: str | None = None) -> asyncpg.Connection:
+    """Connect as the admin of ``url`` (to ``database`` instead of the URL's, if given), allowing a busy hub time."""
+    config = DatabaseConfig.from_url(url, source=ADMIN_ENV)
+    return await connect(replace(config, database=database).url if database else config.url, timeout=ADMIN_CONNECT_S)
+
+
 @contextlib.asynccontextmanager
 async def advisory_lock(admin: Any, key: int) -> AsyncIterator[None]:
     """Hold PostgreSQL advisory lock ``key`` on connection ``admin``: one provisioning at a time on the server.
@@ -85,7 +94,7 @@ async def advisory_lock(admin: Any, key: int) -> AsyncIterator[None]:
 
 
 async def _provision(admin_url: str, name: str, password: str) -> None:
-    admin = await connect(admin_url)
+    admin = await admin_connection(admin_url)
     try:
         async with advisory_lock(admin, _LOCK_KEY):
             await _provision_locked(admin, name, password)

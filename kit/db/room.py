@@ -18,9 +18,9 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
-from kit.db.config import ADMIN_ENV, OWNED_COMMENT, DatabaseConfig
+from kit.db.config import OWNED_COMMENT, DatabaseConfig
 from kit.db.connections import connect
-from kit.db.learners import advisory_lock, ident
+from kit.db.learners import admin_connection, advisory_lock, ident
 from kit.errors import ConfigError, RoomError
 
 ROOM_ENV = "LOOP_LAB_ROOM"
@@ -67,9 +67,8 @@ async def admit(admin_url: str, room: str, role: str, learner: str) -> None:
     Run as the admin, under an advisory lock (many spawns at once): creates the room's database and tables
     when missing, then grants ``role`` CONNECT, and INSERT on the ``exercise`` and ``ok`` columns of ``checks``.
     """
-    admin = DatabaseConfig.from_url(admin_url, source=ADMIN_ENV)
     name = ident(room_database(room))
-    conn = await connect(admin.url)
+    conn = await admin_connection(admin_url)
     try:
         async with advisory_lock(conn, _LOCK_KEY):
             if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", room_database(room)):
@@ -77,7 +76,7 @@ async def admit(admin_url: str, room: str, role: str, learner: str) -> None:
                 await conn.execute(f"REVOKE ALL ON DATABASE {name} FROM PUBLIC")
                 await conn.execute(f"COMMENT ON DATABASE {name} IS 'loop-lab room: {OWNED_COMMENT}'")
             await conn.execute(f"GRANT CONNECT ON DATABASE {name} TO {ident(role)}")
-            inside = await connect(_on(admin, room_database(room)))
+            inside = await admin_connection(admin_url, room_database(room))
             try:
                 await inside.execute(_SCHEMA)
                 await inside.execute(f"GRANT USAGE ON SCHEMA public TO {ident(role)}")
@@ -106,8 +105,7 @@ async def record(learner_url: str, room: str, exercise: str, ok: bool) -> None:
 
 async def checks(admin_url: str, room: str) -> list[Check]:
     """Every check recorded in room ``room``, oldest first (read as the admin)."""
-    admin = DatabaseConfig.from_url(admin_url, source=ADMIN_ENV)
-    conn = await connect(_on(admin, room_database(room)))
+    conn = await admin_connection(admin_url, room_database(room))
     try:
         rows: list[Any] = await conn.fetch(
             "SELECT coalesce(l.name, c.learner::text) AS learner, c.exercise, c.ok, c.at "

@@ -60,7 +60,11 @@ def scratch() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def learner_python(scratch: Path) -> Path:
-    """A venv every learner can run: Debian's Python, loop-lab[course,hub] from this checkout at the lock's versions."""
+    """A venv every learner can run: Debian's Python, loop-lab[course,hub] from this checkout at the lock's versions.
+
+    Byte-compiled, as pip installs by default: a server or kernel of a learner, who may not write to it, would
+    otherwise compile every module it imports, every time (31 servers starting at once took up to 3 minutes).
+    """
     venv = scratch / "venv"
     uv = ROOT / ".venv" / "bin" / "uv"
     subprocess.run([uv, "venv", "--quiet", "--python", BASE_PYTHON, venv], check=True, timeout=300)
@@ -70,6 +74,7 @@ def learner_python(scratch: Path) -> Path:
             "pip",
             "install",
             "--quiet",
+            "--compile-bytecode",  # the learners cannot write __pycache__ here: without it each process compiles all
             "--python",
             venv / "bin" / "python",
             "-c",

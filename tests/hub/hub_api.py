@@ -38,13 +38,18 @@ class Hub:
         return answer["token"]
 
     def start_server(self, user: str, token: str, *, timeout: float = 600) -> float:
-        """Ask the hub to start ``user``'s server and wait until it is ready; the seconds it took."""
+        """Ask the hub to start ``user``'s server and wait until it is ready; the seconds it took.
+
+        A spawn the hub gave up on (the server neither pending nor ready) fails at once, with the hub's reason.
+        """
         began = time.monotonic()
         self.api(f"/hub/api/users/{user}/server", token, {})
         while time.monotonic() - began < timeout:
             server = self.api(f"/hub/api/users/{user}", token)["servers"].get("", {})
             if server.get("ready"):
                 return time.monotonic() - began
+            if not server.get("pending"):
+                raise AssertionError(f"the hub failed to start {user}'s server after {time.monotonic() - began:.0f} s")
             time.sleep(1)
         raise AssertionError(f"{user}'s server was not ready within {timeout:.0f} s")
 

@@ -115,7 +115,10 @@ def _megabytes(uid: int) -> float:
 def _learner(room: Room, user: OSUser, neighbour: OSUser) -> Learner:
     hub = room.hub
     token = hub.login(user.name, user.password)
-    spawn_s = hub.start_server(user.name, token)
+    try:
+        spawn_s = hub.start_server(user.name, token)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; what the hub logged about it:\n{_logged_about(room.log, user.name)}") from None
     results, probe, mb = {}, {}, 0.0
     for name in NOTEBOOKS:
         kernel = Kernel.open(hub, user.name, token, name)
@@ -128,6 +131,12 @@ def _learner(room: Room, user: OSUser, neighbour: OSUser) -> Learner:
         finally:
             kernel.close()
     return Learner(user.name, results, probe, spawn_s, mb)
+
+
+def _logged_about(log: Path, user: str, lines: int = 20) -> str:
+    """The hub's last warnings and errors that name ``user`` (the reason a spawn failed)."""
+    found = [line for line in log.read_text(errors="replace").splitlines() if user in line and line.startswith(("[W", "[E"))]
+    return "\n".join(found[-lines:]) or f"(nothing; see {log})"
 
 
 def _browser_learner(room: Room, user: OSUser) -> None:
