@@ -27,7 +27,7 @@ LAB_PORT_ARG = $(if $(filter --port --port=% --ServerApp.port --ServerApp.port=%
 # Jupyter refuses to run as root unless told to (CI and containers run as root).
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: setup install install-browser install-hub wheelhouse lab lint test test-browser test-hub test-pythons test-matrix stop clean notebooks-clean notebooks-check
+.PHONY: setup install install-browser install-hub wheelhouse lab lint test test-corpus test-install test-browser test-hub test-pythons test-matrix stop clean notebooks-clean notebooks-check
 
 # The set-up shared by `make lab` and `make test`: a virtual environment, the kit installed, its server up.
 setup: install
@@ -77,17 +77,31 @@ lint: install
 	$(VENV)/bin/ruff check kit tests
 	$(VENV)/bin/ruff format --check kit tests
 
-# The whole suite against a real server, in pytest-xdist workers (each tests in a database of its own; one file
-# stays on one worker, as its module fixtures expect; `make test XDIST=` runs it in one process). Stops the server
-# afterwards if this target started it and no other run uses it: this recipe's shell ($$$$) holds a lease on the
-# server while it runs (kit/db/leases.py).
-XDIST ?= -n auto --dist loadfile
-test: install
+# $(call leased,COMMAND): COMMAND with the kit's server up. The recipe's shell ($$$$) holds a lease on the server
+# while COMMAND runs (kit/db/leases.py); the server is stopped afterwards if this started it and no other run uses it.
+define leased
 	@if $(PY) -m kit db status --quiet; then started=0; else started=1; fi; \
 	$(PY) -m kit db start --hold $$$$ || exit 1; \
-	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS); rc=$$?; \
+	$(1); rc=$$?; \
 	if [ $$started = 1 ]; then $(PY) -m kit db stop --release $$$$; fi; \
 	exit $$rc
+endef
+
+# The kit and the course against a real server, in pytest-xdist workers (each tests in a database of its own; one
+# file stays on one worker, as its module fixtures expect; `make test XDIST=` runs it in one process).
+XDIST ?= -n auto --dist loadfile
+test: install
+	$(call leased,$(PY) -m pytest $(XDIST) $(PYTEST_ARGS))
+
+# The diagnose tools on the corpus of real suites (tests/realworld/, docs/diagnose.md): each one plain, guarded and
+# audited twice, in subprocesses; with Debian's redis-server (see .ci/run).
+test-corpus: install
+	$(call leased,$(PY) -m pytest tests/corpus $(XDIST) $(PYTEST_ARGS))
+
+# The install routes: `make install` and `make setup` (uv, plain pip, a wheelhouse with no network), the wheel and
+# the sdist (`uv build`) in fresh venvs, Binder's postBuild and start as an unprivileged user, repo2docker.
+test-install: install
+	$(call leased,$(PY) -m pytest tests/install $(XDIST) $(PYTEST_ARGS))
 
 # Notebooks 00 and 01 run through JupyterLab's UI in headless Chromium (Debian's `chromium`; see .ci/run), with
 # pytest-playwright: a failing test leaves its trace and a screenshot in artifacts/playwright/ (`playwright show-trace`).
@@ -95,11 +109,7 @@ test: install
 BROWSER_TESTS ?= tests/browser
 BROWSER_ARGS  := -p playwright --tracing retain-on-failure --screenshot only-on-failure --output artifacts/playwright
 test-browser: install-browser
-	@if $(PY) -m kit db status --quiet; then started=0; else started=1; fi; \
-	$(PY) -m kit db start --hold $$$$ || exit 1; \
-	$(PY) -m pytest $(BROWSER_TESTS) $(BROWSER_ARGS) $(PYTEST_ARGS); rc=$$?; \
-	if [ $$started = 1 ]; then $(PY) -m kit db stop --release $$$$; fi; \
-	exit $$rc
+	$(call leased,$(PY) -m pytest $(BROWSER_TESTS) $(BROWSER_ARGS) $(PYTEST_ARGS))
 
 # A real JupyterHub (docs/jupyterhub_config.py) with real OS users, the local process spawner and the kit's own server
 # as the room's central PostgreSQL: HUB_LEARNERS learners (30) log in and run notebooks 01 and 03 at once, one more in

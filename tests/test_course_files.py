@@ -1,6 +1,6 @@
 """The course copied out of the kit (``loop-lab notebooks [DEST]``) and opened (``loop-lab lab [DEST]``).
 
-The wheel's layout (the course as package data, copied out in a fresh venv) is tested in tests/test_packaging.py.
+The wheel's layout (the course as package data, copied out in a fresh venv) is tested in tests/install/test_packaging.py.
 """
 
 from __future__ import annotations

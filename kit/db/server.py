@@ -326,13 +326,12 @@ def _reaped(pid: int, seconds: float) -> None:
 
 
 def _ended(pid: int, seconds: float) -> bool:
-    """Wait up to ``seconds`` for process ``pid`` to exit (a zombie has no command line), then for its reaping."""
+    """Wait up to ``seconds`` for process ``pid`` to exit (a zombie has no command line: it counts as ended)."""
     deadline = time.monotonic() + seconds
     while command_line(pid):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
-    _reaped(pid, 5)
     return True
 
 
@@ -543,7 +542,8 @@ class Server:
                     os.killpg(pid, signal.SIGKILL)
                 else:
                     os.kill(pid, signal.SIGKILL)
-            _ended(pid, 10)
+            if _ended(pid, 10):
+                _reaped(pid, 5)
 
     def _initdb(self, binaries: Binaries, password: str) -> None:
         self._end_orphaned_initdb()  # it would write into (or, failing, delete) the new data directory
@@ -613,6 +613,10 @@ class Server:
         if not _ended(pid, 30) and self.postmaster() == pid:
             os.kill(pid, signal.SIGKILL)
             _ended(pid, 10)
+        if (self.data / "postmaster.pid").exists():
+            # Killed, or not yet done: PostgreSQL would take a zombie of the pid in postmaster.pid for a live server.
+            # A clean shutdown removes the file itself, and the reaping (by init, perhaps seconds later) is not awaited.
+            _reaped(pid, 5)
         return True
 
     def stop(self, state: dict[str, Any] | None) -> bool:

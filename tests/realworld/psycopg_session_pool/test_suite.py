@@ -6,7 +6,7 @@ of tests/test_model_builder.py: ``AsyncConnectionPool(conn_string, min_size=2, m
 review asked for the missing ``yield``), its conninfo is the kit's PostgreSQL (DATABASE_URL), and the pool
 gives up after 2 s instead of 30. A test that holds three connections at once waits for the pool's workers to
 open the third, but they run on the session loop, which does not run while a test does: ``PoolTimeout``
-(with the audit's fix applied, tests/test_realworld.py's pool-and-tests-on-its-loop, the pool grows on the
+(with the audit's fix applied, tests/corpus/test_realworld.py's pool-and-tests-on-its-loop, the pool grows on the
 session loop and the same test passes).
 """
 

@@ -27,7 +27,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 START = ROOT / "binder" / "start"
 UNPRIVILEGED = "nobody"
 # The command binder/start is given: connect with the exported DATABASE_URL and describe the server, or say it is unset.

@@ -29,7 +29,7 @@ import pytest
 from kit.diagnose.guard import FLAG
 from tests.support.redis_server import redis_server
 
-CORPUS = Path(__file__).parent / "realworld"
+CORPUS = Path(__file__).resolve().parents[1] / "realworld"
 TIMEOUT = 120  # seconds per run of one suite, session teardown included
 # what the libraries raise, unguarded
 RAW_FAILURES = (

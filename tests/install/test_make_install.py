@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FALLBACK = "loop-lab: uv could not be installed; installing with pip instead"
 # Where pip finds nothing: no index, no links, no configuration of this machine's.
 OFFLINE_PIP = {

@@ -20,7 +20,7 @@ import pytest
 
 from kit.course.files import course_files
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 UV = shutil.which("uv", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 # A project's suite: a session-scoped pool used by a test on its own function loop, and a correct test.
