@@ -94,9 +94,10 @@ test: install
 	$(call leased,$(PY) -m pytest $(XDIST) $(PYTEST_ARGS))
 
 # The diagnose tools on the corpus of real suites (tests/realworld/, docs/diagnose.md): each one plain, guarded and
-# audited twice, in subprocesses; with Debian's redis-server (see .ci/run).
+# audited twice, in subprocesses; with Debian's redis-server (see .ci/run). One file: its tests spread over the workers.
+CORPUS_XDIST ?= -n auto --dist load
 test-corpus: install
-	$(call leased,$(PY) -m pytest tests/corpus $(XDIST) $(PYTEST_ARGS))
+	$(call leased,$(PY) -m pytest tests/corpus $(CORPUS_XDIST) $(PYTEST_ARGS))
 
 # The install routes: `make install` and `make setup` (uv, plain pip, a wheelhouse with no network), the wheel and
 # the sdist (`uv build`) in fresh venvs, Binder's postBuild and start as an unprivileged user, repo2docker.
