@@ -17,7 +17,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -43,8 +43,8 @@ class Room:
 
     hub: Hub
     learners: list[OSUser]
-    admin_url: str
-    admin_password: str
+    admin_url: str = field(repr=False)  # the credentials are never in a test's failure output
+    admin_password: str = field(repr=False)
     hub_pid: int
     log: Path
 

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -20,7 +20,7 @@ class OSUser:
     """One learner's account: user name, password (for PAM), home."""
 
     name: str
-    password: str
+    password: str = field(repr=False)  # never in a test's failure output
     home: Path
 
     @property

@@ -14,9 +14,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -53,6 +55,8 @@ async def _enter(database):
         conn = await asyncpg.connect(dataclasses.replace(own, database=database).url, ssl=False)
     except asyncpg.InsufficientPrivilegeError:
         return "refused"
+    except asyncpg.InvalidCatalogNameError:
+        return "missing"
     await conn.close()
     return "entered"
 
@@ -113,6 +117,7 @@ def _megabytes(uid: int) -> float:
 
 
 def _learner(room: Room, user: OSUser, neighbour: OSUser) -> Learner:
+    """Log in, start the server, run both notebooks, probe what the kernel could reach after each."""
     hub = room.hub
     token = hub.login(user.name, user.password)
     try:
@@ -125,12 +130,24 @@ def _learner(room: Room, user: OSUser, neighbour: OSUser) -> Learner:
         try:
             results[name] = summary(kernel.run_notebook(name))
             code = PROBE.replace("{hub_pid}", str(room.hub_pid)).replace("{neighbour}", database_name(neighbour.name))
-            (out,) = [o for o in kernel.execute(code) if o.output_type == "stream"]
-            probe[name] = json.loads(out.text)
+            probe[name] = _probe(kernel, code, f"{user.name}'s probe after {name}")
             mb = max(mb, _megabytes(user.uid))
         finally:
             kernel.close()
     return Learner(user.name, results, probe, spawn_s, mb)
+
+
+def _probe(kernel: Kernel, code: str, what: str, timeout: float = 600) -> dict[str, Any]:
+    """Run PROBE; again while the neighbour's database does not exist yet (the neighbour's server is still starting)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        outputs = kernel.execute(code)
+        streams = [o for o in outputs if o.output_type == "stream"]
+        assert len(streams) == 1, f"{what} showed {outputs}"
+        found = json.loads(streams[0].text)
+        if found["neighbour"] != "missing" or time.monotonic() > deadline:
+            return found
+        time.sleep(5)
 
 
 def _logged_about(log: Path, user: str, lines: int = 20) -> str:
@@ -139,8 +156,14 @@ def _logged_about(log: Path, user: str, lines: int = 20) -> str:
     return "\n".join(found[-lines:]) or f"(nothing; see {log})"
 
 
-def _browser_learner(room: Room, user: OSUser) -> None:
-    """Log in on the hub's login page in Chromium, let the hub start the server, run both notebooks from the menu."""
+def _browser_learner(room: Room, user: OSUser) -> dict[str, list[Any]]:
+    """Log in on the hub's login page in Chromium, let the hub start the server, run both notebooks from the menu.
+
+    Each notebook is saved from the browser and read back through the Jupyter server's contents API: what the
+    learner's screen showed, compared below with the single-user runs like every other learner's.
+    """
+    token = room.hub.login(user.name, user.password)
+    results = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**launch_options())
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -161,8 +184,25 @@ def _browser_learner(room: Room, user: OSUser) -> None:
                     screenshot(page, ARTIFACTS / f"hub-browser-{name[:2]}.png", show=failure)
                 if name.startswith("01"):
                     expect(failure).to_be_visible()
+                results[name] = summary(Pass(_saved(room, user.name, token, page, name)))
         finally:
             browser.close()
+    return results
+
+
+def _saved(room: Room, user: str, token: str, page: Any, name: str, timeout: float = 120) -> nbformat.NotebookNode:
+    """Save notebook ``name`` in the browser (Ctrl+S); the saved file, once every code cell in it has run."""
+    pressed = datetime.now(timezone.utc)
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        model = room.hub.api(f"/user/{user}/api/contents/{name}?content=1", token)
+        notebook = nbformat.from_dict(model["content"])
+        saved = datetime.fromisoformat(model["last_modified"].replace("Z", "+00:00"))
+        if saved >= pressed and all(c.execution_count for c in notebook.cells if c.cell_type == "code"):
+            return notebook
+        time.sleep(1)
+    raise AssertionError(f"{user}: {name} was not saved with every cell run within {timeout:.0f} s of Ctrl+S")
 
 
 @pytest.fixture(scope="session")
@@ -181,10 +221,11 @@ def test_a_room_of_learners_on_a_real_hub(room: Room, single_user: dict[str, lis
     api_learners, (browser_user,) = room.learners[:-1], room.learners[-1:]
     began = time.monotonic()
     browser_error: list[BaseException] = []
+    browser_results: dict[str, list[Any]] = {}
 
     def in_chromium() -> None:
         try:
-            _browser_learner(room, browser_user)
+            browser_results.update(_browser_learner(room, browser_user))
         except BaseException as exc:  # reported below, after the other learners
             browser_error.append(exc)
 
@@ -204,6 +245,7 @@ def test_a_room_of_learners_on_a_real_hub(room: Room, single_user: dict[str, lis
     assert sorted(verdicts) == list(EXERCISES) and len(outcomes) >= 4, "the comparison must cover the tests and the checks"
     for learner in done:
         assert learner.results == single_user, f"{learner.name}'s runs differ from the single-user runs"
+    assert browser_results == single_user, f"{browser_user.name}'s runs in Chromium differ from the single-user runs"
     urls = {learner.name: learner.probe[NOTEBOOKS[-1]]["environ"]["DATABASE_URL"] for learner in done}
     passwords = {name: DatabaseConfig.from_url(url).password for name, url in urls.items()}
     secrets = {"the admin's password": room.admin_password, "the admin's URL": room.admin_url}
