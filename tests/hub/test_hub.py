@@ -228,7 +228,7 @@ def test_a_room_of_learners_on_a_real_hub(room: Room, single_user: dict[str, lis
         except BaseException as exc:  # reported below, after the other learners
             browser_error.append(exc)
 
-    browser = threading.Thread(target=in_chromium)
+    browser = threading.Thread(target=in_chromium, daemon=True)  # a failure elsewhere must not wait for its timeouts
     browser.start()
     with ThreadPoolExecutor(max_workers=len(api_learners)) as pool:
         neighbours = api_learners[1:] + api_learners[:1]
